@@ -1,0 +1,1 @@
+"""Core CLI commands; each module exposes ``register(subparsers)``."""

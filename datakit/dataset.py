@@ -1,0 +1,569 @@
+"""The Dataset: samples stored column by column, with row views, filters, counts and saving."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from datakit.columns import Categorical, DetectionColumns
+from datakit.errors import Skip
+from datakit.images import image_size, load_image
+from datakit.paths import safe_relpath
+from datakit.sample import Detection, Sample
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+_MISSING = object()
+FIELDS = ("split", "source", "label", "prompt", "tag", "image", "id", "detections.label")
+"""Fields :meth:`Dataset.count_by` understands besides ``metadata.<key>``."""
+
+
+def _unique_ids(given: Sequence[str | None], images: list[str]) -> list[str]:
+    """Ids from ``given``, defaulting to the image path; repeats get ``#2``, ``#3``, ..."""
+    if all(g is None for g in given):
+        ids = images
+    else:
+        ids = [images[i] if g is None else str(g) for i, g in enumerate(given)]
+    if len(set(ids)) == len(ids):
+        return ids if ids is not images else list(images)
+    seen: dict[str, int] = {}
+    out = []
+    for x in ids:
+        n = seen.get(x, 0) + 1
+        seen[x] = n
+        out.append(x if n == 1 else f"{x}#{n}")
+    return out
+
+
+class Dataset:
+    """A set of samples rooted at a folder, stored as columns.
+
+    Image paths are relative to ``root``. Build one with a reader (:meth:`from_jsonl`,
+    :func:`datakit.load`), or from :class:`~datakit.sample.Sample` records with
+    :meth:`from_samples`. Operations return new datasets; the columns of the source are not
+    changed.
+
+    Examples:
+        >>> from datakit import Dataset, Sample
+        >>> ds = Dataset.from_samples(
+        ...     [Sample("train/a.jpg", label="23", split="train"),
+        ...      Sample("valid/b.jpg", label="7", split="valid", source="synthetic")],
+        ...     root="/data/jerseys")
+        >>> len(ds), ds.count_by("split")
+        (2, {'train': 1, 'valid': 1})
+        >>> [s.image for s in ds.filter(source="synthetic")]
+        ['valid/b.jpg']
+    """
+
+    def __init__(self) -> None:  # pragma: no cover - use the constructors
+        raise TypeError("build a Dataset with Dataset.from_samples(), Dataset.from_jsonl() or datakit.load()")
+
+    @classmethod
+    def _from_columns(
+        cls,
+        *,
+        root: str | Path,
+        images: list[str],
+        ids: Sequence[str | None],
+        labels: Categorical,
+        splits: Categorical,
+        sources: Categorical,
+        prompts: Categorical,
+        origins: Categorical,
+        tags: list[tuple[str, ...]],
+        metadata: list[dict[str, Any] | None],
+        widths: np.ndarray,
+        heights: np.ndarray,
+        detections: DetectionColumns,
+        classes: list[str] | None,
+        skipped: list[Skip],
+    ) -> Dataset:
+        n = len(images)
+        lengths = {
+            "ids": len(ids), "labels": len(labels), "splits": len(splits),
+            "sources": len(sources), "prompts": len(prompts), "origins": len(origins),
+            "tags": len(tags), "metadata": len(metadata), "widths": len(widths),
+            "heights": len(heights), "detections": len(detections.offsets) - 1,
+        }  # fmt: skip
+        bad = {k: v for k, v in lengths.items() if v != n}
+        if bad:
+            raise ValueError(f"expected every column to have {n} rows, got {bad}")
+        self = object.__new__(cls)
+        self.root = Path(root)
+        self._images = images
+        self._ids = _unique_ids(ids, images)
+        self._labels = labels
+        self._splits = splits
+        self._sources = sources
+        self._prompts = prompts
+        self._origins = origins
+        self._tags = tags
+        self._metadata = metadata
+        self._widths = np.asarray(widths, dtype=np.int32)
+        self._heights = np.asarray(heights, dtype=np.int32)
+        self._dets = detections
+        self.classes = list(classes) if classes is not None else None
+        self.skipped = list(skipped)
+        self._id_index: dict[str, int] | None = None
+        return self
+
+    # ----------------------------------------------------------------- constructors
+    @classmethod
+    def from_samples(
+        cls,
+        samples: Iterable[Sample],
+        root: str | Path,
+        *,
+        classes: list[str] | None = None,
+    ) -> Dataset:
+        """Build a dataset from sample records (image paths relative to ``root``).
+
+        Raises:
+            PathEscapeError: A sample's image path is absolute or escapes ``root``.
+        """
+        from datakit.builder import DatasetBuilder
+
+        b = DatasetBuilder()
+        for s in samples:
+            b.add(
+                safe_relpath(s.image),
+                label=s.label,
+                split=s.split,
+                source=s.source,
+                tags=tuple(s.tags),
+                metadata=dict(s.metadata) if s.metadata else None,
+                id=s.id,
+                prompt=s.prompt,
+                width=s.width,
+                height=s.height,
+                detections=[
+                    (d.label, d.box, d.score, dict(d.attributes) if d.attributes else None)
+                    for d in s.detections
+                ],
+            )
+        return b.build(root, classes=classes)
+
+    @classmethod
+    def from_jsonl(
+        cls,
+        path: str | Path,
+        *,
+        classes: list[str] | None = None,
+        strict: bool = False,
+    ) -> Dataset:
+        """Read the native JSONL layout; see :func:`datakit.formats.jsonl.read`."""
+        from datakit.formats import jsonl
+
+        return jsonl.read(path, classes=classes, strict=strict)
+
+    def save(
+        self,
+        path: str | Path | None = None,
+        *,
+        images: str = "copy",
+    ) -> Path:
+        """Write the dataset as native JSONL, atomically; see :func:`datakit.formats.jsonl.write`."""
+        from datakit.formats import jsonl
+
+        return jsonl.write(self, self.root if path is None else path, images=images)
+
+    # ----------------------------------------------------------------- row access
+    def __len__(self) -> int:
+        return len(self._images)
+
+    def __repr__(self) -> str:
+        return f"Dataset({len(self)} samples, root={str(self.root)!r}, splits={self.count_by('split')})"
+
+    def _sample(self, i: int) -> Sample:
+        d = self._dets
+        lo, hi = int(d.offsets[i]), int(d.offsets[i + 1])
+        dets = [
+            Detection(
+                d.labels[k],
+                tuple(d.boxes[k].tolist()),  # type: ignore[arg-type]
+                None if math.isnan(d.scores[k]) else float(d.scores[k]),
+                dict(d.attributes[k] or {}),
+            )
+            for k in range(lo, hi)
+        ]
+        w, h = int(self._widths[i]), int(self._heights[i])
+        return Sample(
+            image=self._images[i],
+            label=self._labels[i],
+            detections=dets,
+            split=self._splits[i],
+            source=self._sources[i] or "real",
+            tags=list(self._tags[i]),
+            metadata=dict(self._metadata[i] or {}),
+            id=self._ids[i],
+            prompt=self._prompts[i],
+            width=w if w >= 0 else None,
+            height=h if h >= 0 else None,
+        )
+
+    def __iter__(self) -> Iterator[Sample]:
+        for i in range(len(self)):
+            yield self._sample(i)
+
+    def __getitem__(self, key: int | str | slice) -> Any:
+        """``ds[i]`` → Sample, ``ds["id"]`` → Sample, ``ds[a:b]`` → Dataset."""
+        if isinstance(key, slice):
+            return self.take(np.arange(len(self))[key])
+        if isinstance(key, str):
+            return self._sample(self.index_of(key))
+        n = len(self)
+        i = int(key)
+        if not -n <= i < n:
+            raise IndexError(f"sample index {key} out of range for {n} samples")
+        return self._sample(i % n)
+
+    def index_of(self, sample_id: str) -> int:
+        """Position of the sample with id ``sample_id``.
+
+        Raises:
+            KeyError: No sample has that id (the message names it).
+        """
+        if self._id_index is None:
+            self._id_index = {x: i for i, x in enumerate(self._ids)}
+        try:
+            return self._id_index[sample_id]
+        except KeyError:
+            raise KeyError(f"no sample with id {sample_id!r}") from None
+
+    def get(self, sample_id: str, default: Any = None) -> Sample | Any:
+        """The sample with id ``sample_id``, or ``default``."""
+        try:
+            return self._sample(self.index_of(sample_id))
+        except KeyError:
+            return default
+
+    @property
+    def ids(self) -> list[str]:
+        """Sample ids, in order."""
+        return list(self._ids)
+
+    @property
+    def images(self) -> list[str]:
+        """Image paths relative to :attr:`root`, in order."""
+        return list(self._images)
+
+    def column(self, name: str) -> list[Any]:
+        """One field for every sample: a core field or ``metadata.<key>`` (``None`` if absent).
+
+        Examples:
+            >>> ds = Dataset.from_samples([Sample("a.jpg", label="1", metadata={"c": "red"})], ".")
+            >>> ds.column("label"), ds.column("metadata.c"), ds.column("source")
+            (['1'], ['red'], ['real'])
+        """
+        cats = {"label": self._labels, "split": self._splits, "prompt": self._prompts}
+        if name in cats:
+            return cats[name].tolist()
+        if name == "source":
+            return [s or "real" for s in self._sources.tolist()]
+        if name == "image":
+            return list(self._images)
+        if name == "id":
+            return list(self._ids)
+        if name == "tags":
+            return [list(t) for t in self._tags]
+        if name in ("width", "height"):
+            arr = self._widths if name == "width" else self._heights
+            return [None if v < 0 else v for v in arr.tolist()]
+        if name.startswith("metadata."):
+            key = name[len("metadata."):]
+            return [None if m is None else m.get(key) for m in self._metadata]
+        raise KeyError(f"unknown field {name!r}; expected one of {FIELDS} or metadata.<key>")
+
+    @property
+    def detections(self) -> DetectionColumns:
+        """All detections as flat columns (read-only view; copy before changing)."""
+        return self._dets
+
+    # ----------------------------------------------------------------- selection
+    def take(self, indices: Sequence[int] | np.ndarray) -> Dataset:
+        """A new dataset of the rows at ``indices`` (in that order)."""
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if len(idx) and (idx.min() < -len(self) or idx.max() >= len(self)):
+            raise IndexError(f"indices out of range for {len(self)} samples")
+        idx = idx % max(len(self), 1)
+        il = idx.tolist()
+        images, ids, tags, meta = self._images, self._ids, self._tags, self._metadata
+        return Dataset._from_columns(
+            root=self.root,
+            images=[images[i] for i in il],
+            ids=[ids[i] for i in il],
+            labels=self._labels.take(idx),
+            splits=self._splits.take(idx),
+            sources=self._sources.take(idx),
+            prompts=self._prompts.take(idx),
+            origins=self._origins.take(idx),
+            tags=[tags[i] for i in il],
+            metadata=[meta[i] for i in il],
+            widths=self._widths[idx],
+            heights=self._heights[idx],
+            detections=self._dets.take(idx),
+            classes=self.classes,
+            skipped=self.skipped,
+        )
+
+    def mask(
+        self,
+        *,
+        split: str | None | Iterable[str | None] = _MISSING,  # type: ignore[assignment]
+        source: str | Iterable[str] = _MISSING,  # type: ignore[assignment]
+        label: str | None | Iterable[str | None] = _MISSING,  # type: ignore[assignment]
+        tag: str = _MISSING,  # type: ignore[assignment]
+        metadata: dict[str, Any] | None = None,
+    ) -> np.ndarray:
+        """Boolean mask of samples matching every given field (see :meth:`filter`)."""
+        m = np.ones(len(self), dtype=bool)
+        if split is not _MISSING:
+            m &= self._splits.mask(split)
+        if source is not _MISSING:
+            m &= self._sources.mask(source)
+        if label is not _MISSING:
+            m &= self._labels.mask(label)
+        if tag is not _MISSING:
+            m &= np.fromiter((tag in t for t in self._tags), dtype=bool, count=len(self))
+        if metadata:
+            for key, value in metadata.items():
+                m &= np.fromiter(
+                    (md is not None and md.get(key, _MISSING) == value for md in self._metadata),
+                    dtype=bool,
+                    count=len(self),
+                )
+        return m
+
+    def filter(
+        self,
+        predicate: Callable[[Sample], bool] | None = None,
+        **fields: Any,
+    ) -> Dataset:
+        """Samples matching ``predicate`` and/or fields.
+
+        Field filters (vectorised): ``split``, ``source``, ``label`` (a value or a list of
+        values), ``tag`` (samples carrying it) and ``metadata`` (a dict of key → value).
+
+        Examples:
+            >>> ds = Dataset.from_samples([Sample("a.jpg", label="1", tags=["review"]),
+            ...                            Sample("b.jpg", label="2")], ".")
+            >>> ds.filter(label=["2", "3"]).images, ds.filter(tag="review").images
+            (['b.jpg'], ['a.jpg'])
+            >>> ds.filter(lambda s: s.label == "1").images
+            ['a.jpg']
+        """
+        unknown = set(fields) - {"split", "source", "label", "tag", "metadata"}
+        if unknown:
+            raise TypeError(f"unknown filter field(s) {sorted(unknown)}; expected split, source, label, tag, metadata")
+        m = self.mask(**fields)
+        if predicate is not None:
+            idx = np.flatnonzero(m)
+            keep = [i for i in idx.tolist() if predicate(self._sample(i))]
+            return self.take(np.asarray(keep, dtype=np.int64))
+        return self.take(np.flatnonzero(m))
+
+    def map(self, fn: Callable[[Sample], Sample | None]) -> Dataset:
+        """Apply ``fn`` to every sample; returning ``None`` drops the sample.
+
+        Examples:
+            >>> ds = Dataset.from_samples([Sample("a.jpg", label="7")], ".")
+            >>> def tag_seven(s):
+            ...     s.tags.append("seven")
+            ...     return s
+            >>> ds.map(tag_seven)[0].tags
+            ['seven']
+        """
+        out = []
+        for s in self:
+            r = fn(s)
+            if r is not None:
+                if not isinstance(r, Sample):
+                    raise TypeError(f"map function must return a Sample or None, got {type(r).__name__}")
+                out.append(r)
+        ds = Dataset.from_samples(out, self.root, classes=self.classes)
+        ds.skipped = list(self.skipped)
+        return ds
+
+    @staticmethod
+    def concat(datasets: Sequence[Dataset]) -> Dataset:
+        """Join datasets that share one root (ids that repeat get a ``#n`` suffix).
+
+        Raises:
+            ValueError: The datasets have different roots.
+        """
+        if not datasets:
+            raise ValueError("concat needs at least one dataset")
+        root = datasets[0].root
+        for d in datasets[1:]:
+            if d.root.resolve() != root.resolve():
+                raise ValueError(
+                    f"cannot concat datasets with different roots ({root} and {d.root}); "
+                    "save one under the other's root first"
+                )
+        classes: list[str] | None = None
+        if any(d.classes is not None for d in datasets):
+            classes = []
+            for d in datasets:
+                for c in d.classes or []:
+                    if c not in classes:
+                        classes.append(c)
+        return Dataset._from_columns(
+            root=root,
+            images=[x for d in datasets for x in d._images],
+            ids=[x for d in datasets for x in d._ids],
+            labels=Categorical.concat([d._labels for d in datasets]),
+            splits=Categorical.concat([d._splits for d in datasets]),
+            sources=Categorical.concat([d._sources for d in datasets]),
+            prompts=Categorical.concat([d._prompts for d in datasets]),
+            origins=Categorical.concat([d._origins for d in datasets]),
+            tags=[x for d in datasets for x in d._tags],
+            metadata=[x for d in datasets for x in d._metadata],
+            widths=np.concatenate([d._widths for d in datasets]),
+            heights=np.concatenate([d._heights for d in datasets]),
+            detections=DetectionColumns.concat([d._dets for d in datasets]),
+            classes=classes,
+            skipped=[s for d in datasets for s in d.skipped],
+        )
+
+    def __add__(self, other: Dataset) -> Dataset:
+        return Dataset.concat([self, other])
+
+    # ----------------------------------------------------------------- statistics
+    def count_by(self, field: str) -> dict[Any, int]:
+        """Counts grouped by a field, most frequent first; ``None`` counts unset values.
+
+        ``field`` is one of ``split``, ``source``, ``label``, ``prompt``, ``tag`` (each tag
+        counted once per sample), ``detections.label`` (objects), or ``metadata.<key>``.
+
+        Examples:
+            >>> ds = Dataset.from_samples([Sample("a.jpg", label="7"), Sample("b.jpg", label="7"),
+            ...                            Sample("c.jpg")], ".")
+            >>> ds.count_by("label")
+            {'7': 2, None: 1}
+        """
+        if field in ("split", "label", "prompt"):
+            return {"split": self._splits, "label": self._labels, "prompt": self._prompts}[field].counts()
+        if field == "source":
+            counts = self._sources.counts()
+            if None in counts:  # unset means the default
+                counts["real"] = counts.get("real", 0) + counts.pop(None)
+            return dict(sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0]))))
+        if field == "detections.label":
+            return self._dets.labels.counts()
+        if field in ("tag", "tags"):
+            c: Counter[Any] = Counter(t for ts in self._tags for t in ts)
+        else:
+            c = Counter(_hashable(v) for v in self.column(field))
+        return dict(sorted(c.items(), key=lambda kv: (-kv[1], str(kv[0]))))
+
+    @property
+    def labels(self) -> list[str]:
+        """Distinct sample labels, sorted (numbers in numeric order)."""
+        return sort_labels(v for v in self._labels.values)
+
+    @property
+    def splits(self) -> list[str]:
+        """Split names present, in ``train, valid, test`` order then alphabetical."""
+        order = {"train": 0, "valid": 1, "val": 1, "validation": 1, "test": 2}
+        present = [v for v, n in self._splits.counts().items() if v is not None and n]
+        return sorted(present, key=lambda s: (order.get(s, 3), s))
+
+    # ----------------------------------------------------------------- images
+    def image_path(self, i: int | str) -> Path:
+        """Absolute path of sample ``i``'s image (an index or an id)."""
+        idx = self.index_of(i) if isinstance(i, str) else int(i)
+        return self.root / self._images[idx]
+
+    def load_image(self, i: int | str, mode: str = "RGB") -> Image.Image:
+        """Decode sample ``i``'s image.
+
+        Raises:
+            FileNotFoundError: The image file is missing (the message names it).
+        """
+        return load_image(self.image_path(i), mode=mode)
+
+    def image_size(self, i: int | str) -> tuple[int, int]:
+        """``(width, height)`` of sample ``i``, read from the file header once and cached."""
+        idx = self.index_of(i) if isinstance(i, str) else int(i)
+        if self._widths[idx] < 0 or self._heights[idx] < 0:
+            w, h = image_size(self.root / self._images[idx])
+            self._widths[idx], self._heights[idx] = w, h
+        return int(self._widths[idx]), int(self._heights[idx])
+
+    def image_sizes(self, *, workers: int = 8, errors: str = "raise") -> np.ndarray:
+        """``(N, 2)`` int array of ``(width, height)`` for every sample, read from headers.
+
+        Unknown sizes are read in parallel threads (header reads are I/O bound) and cached.
+
+        Args:
+            workers: Threads used to read headers.
+            errors: ``"raise"`` on a missing/unreadable image, or ``"ignore"`` to leave ``-1``.
+        """
+        todo = np.flatnonzero((self._widths < 0) | (self._heights < 0)).tolist()
+
+        def read(i: int) -> tuple[int, int]:
+            try:
+                return image_size(self.root / self._images[i])
+            except (FileNotFoundError, ValueError):
+                if errors == "raise":
+                    raise
+                return (-1, -1)
+
+        if todo:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                for i, (w, h) in zip(todo, pool.map(read, todo), strict=True):
+                    self._widths[i], self._heights[i] = w, h
+        return np.stack([self._widths, self._heights], axis=1).astype(np.int64)
+
+    # ----------------------------------------------------------------- summary
+    def summary(self) -> dict[str, Any]:
+        """What ``datakit info --json`` prints: counts by split, source and label, and skips."""
+        return {
+            "root": str(self.root),
+            "samples": len(self),
+            "splits": _json_keys(self.count_by("split")),
+            "sources": _json_keys(self.count_by("source")),
+            "labels": _json_keys(self.count_by("label")),
+            "classes": self.classes,
+            "detections": int(len(self._dets)),
+            "detection_labels": _json_keys(self._dets.labels.counts()),
+            "tags": _json_keys(self.count_by("tag")),
+            "skipped": [s.to_dict() for s in self.skipped],
+        }
+
+
+def _hashable(v: Any) -> Any:
+    if isinstance(v, list):
+        return tuple(_hashable(x) for x in v)
+    if isinstance(v, dict):
+        return tuple(sorted((k, _hashable(x)) for k, x in v.items()))
+    return v
+
+
+def _json_keys(counts: dict[Any, int]) -> dict[str, int]:
+    """JSON objects need string keys: ``None`` becomes ``"null"``."""
+    return {("null" if k is None else str(k)): v for k, v in counts.items()}
+
+
+def sort_labels(labels: Iterable[str]) -> list[str]:
+    """Sort labels numerically when they are numbers, else alphabetically (numbers first).
+
+    Examples:
+        >>> sort_labels(["10", "2", "b", "a", "02"])
+        ['02', '2', '10', 'a', 'b']
+    """
+
+    def key(s: str) -> tuple[int, float, str]:
+        try:
+            return (0, float(s), s)
+        except ValueError:
+            return (1, 0.0, s)
+
+    return sorted(set(labels), key=key)

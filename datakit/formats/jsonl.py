@@ -1,0 +1,450 @@
+"""Native JSONL: a superset of Roboflow's multimodal JSONL, in the seed's folder layout.
+
+Layout: ``<root>/<split>/annotations.jsonl`` with images beside (or anywhere under the root);
+every ``*.jsonl`` under the root is read, so ``train/synthetic/annotations.jsonl`` joins
+``train``. A single ``.jsonl`` file can be read too (its folder is the root).
+
+A row is ``{"image": "x.jpg", "prefix": "<prompt>", "suffix": "23"}`` (Roboflow: the suffix is
+the label) or a native row with any of::
+
+    {"image": "x.jpg", "label": "23", "source": "synthetic", "tags": ["review"], "id": "...",
+     "metadata": {...}, "width": 96, "height": 96, "split": "train",
+     "detections": [{"label": "ball", "bbox": [x1, y1, x2, y2], "score": 0.9,
+                     "attributes": {...}}]}
+
+Boxes are absolute-pixel xyxy. Image paths are relative to the JSONL file's folder and must stay
+inside the root. Default ``source`` is ``synthetic`` / ``pseudo`` for files under a folder of that
+name, else ``real``; a row's own ``source`` wins. Unknown top-level keys are kept in ``metadata``.
+The optional ``datakit.json`` manifest at the root declares ``classes``.
+
+Examples:
+    >>> import tempfile, pathlib, json
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> (root / "train").mkdir()
+    >>> _ = (root / "train" / "annotations.jsonl").write_text(
+    ...     json.dumps({"image": "a.jpg", "prefix": "What number?", "suffix": "23"}) + "\\n"
+    ...     + json.dumps({"image": "b.jpg", "prefix": "What number?", "suffix": ""}) + "\\n")
+    >>> ds = read(root)
+    >>> ds[0].image, ds[0].label, ds[0].split
+    ('train/a.jpg', '23', 'train')
+    >>> [(s.line, s.reason) for s in ds.skipped]
+    [(2, 'empty label')]
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from datakit.atomic import atomic_dir, atomic_write, atomic_write_bytes
+from datakit.builder import DatasetBuilder
+from datakit.errors import FormatError, PathEscapeError, SkipLog
+from datakit.paths import relpath_from, safe_relpath
+from datakit.sample import SOURCES
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from datakit.dataset import Dataset
+
+MANIFEST = "datakit.json"
+ANNOTATIONS = "annotations.jsonl"
+SEED_PROMPT = "What number is on this basketball jersey? Reply with just the number, nothing else."
+"""The seed's VLM fine-tuning prompt, the default ``prefix`` for plain rows."""
+
+_KNOWN = frozenset(
+    {"image", "prefix", "suffix", "label", "detections", "source", "metadata", "tags", "id",
+     "width", "height", "split"}
+)  # fmt: skip
+_PLAIN = frozenset({"image", "prefix", "suffix", "label"})
+_SOURCE_FOLDERS = {"synthetic": "synthetic", "pseudo": "pseudo"}
+
+
+def discover(path: str | Path) -> tuple[Path, list[Path]]:
+    """Return ``(root, jsonl_files)`` for a dataset folder or a single JSONL file.
+
+    Hidden files and folders, and names starting with ``_``, are not annotation files.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        FormatError: A folder without any ``.jsonl`` file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"dataset not found: {path}")
+    if path.is_file():
+        return path.parent, [path]
+    files = []
+    for dirpath, dirnames, filenames in os.walk(path):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
+        for name in sorted(filenames):
+            if name.endswith(".jsonl") and not name.startswith((".", "_")):
+                files.append(Path(dirpath) / name)
+    if not files:
+        raise FormatError(path, None, "no .jsonl annotation file found under this folder")
+    return path, files
+
+
+def _read_manifest(root: Path) -> dict[str, Any]:
+    p = root / MANIFEST
+    if not p.is_file():
+        return {}
+    try:
+        data = orjson.loads(p.read_bytes())
+    except orjson.JSONDecodeError as e:
+        raise FormatError(p, None, f"not valid JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise FormatError(p, None, f"expected a JSON object, got {type(data).__name__}")
+    classes = data.get("classes")
+    if classes is not None and not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
+        raise FormatError(p, "classes", "expected a list of class-name strings")
+    return data
+
+
+def _as_label(value: Any) -> tuple[str | None, str | None]:
+    """``(label, error)`` from a JSON value; ints become strings (``23`` → ``"23"``)."""
+    if value is None:
+        return None, None
+    if isinstance(value, str):
+        if not value.strip():
+            return None, "empty label"
+        return value, None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value), None
+    return None, f"expected label to be a string, got {type(value).__name__} {value!r}"
+
+
+def _parse_detections(
+    raw: Any, class_set: frozenset[str] | None
+) -> tuple[list[tuple[str | None, tuple[float, float, float, float], float | None, dict[str, Any] | None]] | None, str | None]:
+    if not isinstance(raw, list):
+        return None, f"expected detections to be a list, got {type(raw).__name__}"
+    out = []
+    for k, d in enumerate(raw):
+        if not isinstance(d, dict):
+            return None, f"detection {k}: expected an object, got {type(d).__name__}"
+        label, err = _as_label(d.get("label"))
+        if err:
+            return None, f"detection {k}: {err}"
+        if class_set is not None and label is not None and label not in class_set:
+            return None, f"detection {k}: label {label!r} is not a declared class"
+        box = d.get("bbox")
+        if not isinstance(box, list) or len(box) != 4:
+            return None, f"detection {k}: expected bbox [x1, y1, x2, y2], got {box!r}"
+        try:
+            x1, y1, x2, y2 = (float(v) for v in box)
+        except (TypeError, ValueError):
+            return None, f"detection {k}: expected bbox of 4 numbers, got {box!r}"
+        if not (math.isfinite(x1 + y1 + x2 + y2) and x1 <= x2 and y1 <= y2):
+            return None, f"detection {k}: expected finite bbox with x1 <= x2 and y1 <= y2, got {box!r}"
+        score = d.get("score")
+        if score is not None:
+            if isinstance(score, bool) or not isinstance(score, int | float) or not 0 <= score <= 1:
+                return None, f"detection {k}: expected score in [0, 1] or null, got {score!r}"
+            score = float(score)
+        attrs = d.get("attributes")
+        if attrs is not None and not isinstance(attrs, dict):
+            return None, f"detection {k}: expected attributes to be an object"
+        out.append((label, (x1, y1, x2, y2), score, attrs))
+    return out, None
+
+
+def _read_file(
+    path: Path,
+    root: Path,
+    b: DatasetBuilder,
+    log: SkipLog,
+    class_set: frozenset[str] | None,
+) -> None:
+    rel_file = path.relative_to(root).as_posix()
+    folder = path.parent.relative_to(root).as_posix()
+    folder = "" if folder == "." else folder
+    parts = folder.split("/") if folder else []
+    folder_split = parts[0] if parts else None
+    default_source = "real"
+    for p in parts:
+        default_source = _SOURCE_FOLDERS.get(p, default_source)
+    prefix = folder + "/" if folder else ""
+    add = b.add
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            if not raw.strip():
+                continue
+            try:
+                row = orjson.loads(raw)
+            except orjson.JSONDecodeError as e:
+                log.add(rel_file, lineno, f"not valid JSON ({e})")
+                continue
+            if type(row) is not dict:
+                log.add(rel_file, lineno, f"expected a JSON object, got {type(row).__name__}")
+                continue
+            image = row.get("image")
+            if not isinstance(image, str) or not image:
+                log.add(rel_file, lineno, "row has no image" if image in (None, "") else f"expected image to be a path string, got {image!r}")
+                continue
+            # Fast path for the common plain file name; everything else is normalised and checked.
+            if "/" not in image and "\\" not in image and image not in (".", "..") and ":" not in image:
+                rel = prefix + image
+            else:
+                try:
+                    rel = safe_relpath(image, folder)
+                except PathEscapeError as e:
+                    log.add(rel_file, lineno, str(e), image)
+                    continue
+            if "label" in row:
+                label, err = _as_label(row["label"])
+                if err is None and "suffix" in row and row["suffix"] not in (None, row["label"]):
+                    s, _ = _as_label(row["suffix"])
+                    if s != label:
+                        err = f"label {row['label']!r} and suffix {row['suffix']!r} disagree"
+            else:
+                label, err = _as_label(row.get("suffix"))
+            if err is not None:
+                log.add(rel_file, lineno, err, rel)
+                continue
+            if class_set is not None and label is not None and label not in class_set:
+                log.add(rel_file, lineno, f"label {label!r} is not a declared class", rel)
+                continue
+            if row.keys() <= _PLAIN:  # the common Roboflow row
+                prompt = row.get("prefix")
+                if prompt is not None and not isinstance(prompt, str):
+                    log.add(rel_file, lineno, f"expected prefix to be a string, got {prompt!r}", rel)
+                    continue
+                add(rel, label=label, split=folder_split if folder_split is not None else row.get("split"),
+                    source=default_source, prompt=prompt, origin=rel_file)
+                continue
+            err = None
+            source = row.get("source", default_source)
+            if source not in SOURCES:
+                err = f"expected source in {list(SOURCES)}, got {source!r}"
+            tags = row.get("tags") or ()
+            if not isinstance(tags, list | tuple) or not all(isinstance(t, str) for t in tags):
+                err = err or f"expected tags to be a list of strings, got {tags!r}"
+            metadata = row.get("metadata")
+            if metadata is not None and not isinstance(metadata, dict):
+                err = err or f"expected metadata to be an object, got {type(metadata).__name__}"
+            prompt = row.get("prefix")
+            if prompt is not None and not isinstance(prompt, str):
+                err = err or f"expected prefix to be a string, got {prompt!r}"
+            sid = row.get("id")
+            if sid is not None and (isinstance(sid, bool) or not isinstance(sid, str | int)):
+                err = err or f"expected id to be a string or integer, got {sid!r}"
+            width, height = row.get("width"), row.get("height")
+            for name, v in (("width", width), ("height", height)):
+                if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v <= 0):
+                    err = err or f"expected {name} to be a positive integer, got {v!r}"
+            split = folder_split if folder_split is not None else row.get("split")
+            if split is not None and not isinstance(split, str):
+                err = err or f"expected split to be a string, got {split!r}"
+            dets = None
+            if "detections" in row and row["detections"] is not None:
+                dets, derr = _parse_detections(row["detections"], class_set)
+                err = err or derr
+            if err is not None:
+                log.add(rel_file, lineno, err, rel)
+                continue
+            extra = {k: v for k, v in row.items() if k not in _KNOWN}
+            if extra:
+                metadata = {**extra, **(metadata or {})}
+            add(
+                rel, label=label, split=split, source=source, tags=tuple(tags), metadata=metadata,
+                id=None if sid is None else str(sid), prompt=prompt, width=width, height=height,
+                detections=dets, origin=rel_file,
+            )  # fmt: skip
+
+
+def read(
+    path: str | Path,
+    *,
+    classes: list[str] | None = None,
+    strict: bool = False,
+) -> Dataset:
+    """Read a native JSONL dataset (a folder in the seed's layout, or one ``.jsonl`` file).
+
+    Bad rows are skipped and recorded in ``dataset.skipped`` as (file, line, reason): a line that
+    is not JSON, a row without an image, an absolute or escaping image path, an empty label, a
+    label outside the declared classes (``classes`` or the root's ``datakit.json``), malformed
+    detections or fields.
+
+    Args:
+        path: Dataset folder or ``.jsonl`` file.
+        classes: Declared class list; overrides the manifest's.
+        strict: Raise :class:`~datakit.errors.FormatError` on the first bad row instead.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        FormatError: No annotation file, a bad manifest, or (``strict``) any bad row.
+    """
+    root, files = discover(path)
+    manifest = _read_manifest(root)
+    if classes is None:
+        classes = manifest.get("classes")
+    class_set = frozenset(classes) if classes is not None else None
+    b = DatasetBuilder()
+    log = SkipLog(strict=strict)
+    for f in files:
+        _read_file(f, root, b, log, class_set)
+    return b.build(root, classes=classes, skipped=log.items)
+
+
+# ----------------------------------------------------------------------------- writing
+def _target_file(origin: str | None, split: str | None, source: str) -> str:
+    """The annotation file a sample is written to, relative to the root."""
+    if origin is not None:
+        top = origin.split("/", 1)[0] if "/" in origin else None
+        if top == split:
+            return origin
+    base = f"{split}/" if split else ""
+    if source in ("synthetic", "pseudo"):
+        return f"{base}{source}/{ANNOTATIONS}"
+    return f"{base}{ANNOTATIONS}"
+
+
+def native_row(ds: Dataset, i: int, folder: str) -> dict[str, Any]:
+    """The native JSONL row of sample ``i``, with its image relative to ``folder``."""
+    row: dict[str, Any] = {"image": relpath_from(ds._images[i], folder)}
+    label = ds._labels[i]
+    prompt = ds._prompts[i]
+    if prompt is not None:
+        row["prefix"] = prompt
+        row["suffix"] = label if label is not None else None
+    elif label is not None:
+        row["label"] = label
+    source = ds._sources[i]
+    if source and source != "real":
+        row["source"] = source
+    if ds._ids[i] != ds._images[i]:
+        row["id"] = ds._ids[i]
+    if ds._tags[i]:
+        row["tags"] = list(ds._tags[i])
+    md = ds._metadata[i]
+    if md:
+        row["metadata"] = md
+    w, h = int(ds._widths[i]), int(ds._heights[i])
+    if w > 0 and h > 0:
+        row["width"], row["height"] = w, h
+    d = ds._dets
+    lo, hi = int(d.offsets[i]), int(d.offsets[i + 1])
+    if hi > lo:
+        dets = []
+        for k in range(lo, hi):
+            det: dict[str, Any] = {"label": d.labels[k], "bbox": d.boxes[k].tolist()}
+            s = d.scores[k]
+            if not math.isnan(s):
+                det["score"] = float(s)
+            if d.attributes[k]:
+                det["attributes"] = d.attributes[k]
+            dets.append(det)
+        row["detections"] = dets
+    return row
+
+
+def _group_rows(ds: Dataset) -> dict[str, list[int]]:
+    groups: dict[str, list[int]] = {}
+    origins, splits, sources = ds._origins, ds._splits, ds._sources
+    cache: dict[tuple[int, int, int], str] = {}
+    for i, key in enumerate(
+        zip(origins.codes.tolist(), splits.codes.tolist(), sources.codes.tolist(), strict=True)
+    ):
+        target = cache.get(key)
+        if target is None:
+            o, sp, so = key
+            target = cache[key] = _target_file(
+                origins.values[o] if o >= 0 else None,
+                splits.values[sp] if sp >= 0 else None,
+                sources.values[so] if so >= 0 else "real",
+            )
+        groups.setdefault(target, []).append(i)
+    return groups
+
+
+def _write_annotations(ds: Dataset, out: Path) -> list[str]:
+    dumps = orjson.dumps
+    written = []
+    for target, rows in sorted(_group_rows(ds).items()):
+        folder = target.rsplit("/", 1)[0] if "/" in target else ""
+        with atomic_write(out / target, "wb") as f:
+            buf = []
+            for i in rows:
+                buf.append(dumps(native_row(ds, i, folder)))
+                if len(buf) >= 65536:
+                    f.write(b"\n".join(buf) + b"\n")
+                    buf.clear()
+            if buf:
+                f.write(b"\n".join(buf) + b"\n")
+        written.append(target)
+    if ds.classes is not None:
+        atomic_write_bytes(out / MANIFEST, orjson.dumps({"classes": ds.classes}, option=orjson.OPT_INDENT_2))
+    return written
+
+
+def _place_image(src: Path, dst: Path, mode: str) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if mode == "link":
+        try:
+            os.link(src, dst)
+            return
+        except OSError:
+            pass  # another filesystem: fall back to a copy
+    shutil.copy2(src, dst)
+
+
+def write(ds: Dataset, path: str | Path, *, images: str = "copy") -> Path:
+    """Write ``ds`` as a native JSONL dataset under ``path``, atomically.
+
+    Rows go back to the annotation file they came from (``train/synthetic/annotations.jsonl``
+    stays there); new samples go to ``<split>/annotations.jsonl`` (``<split>/synthetic/...``
+    for synthetic samples). Rows that had a ``prefix`` keep the Roboflow shape
+    (``prefix``/``suffix``).
+
+    Args:
+        ds: The dataset.
+        path: Output folder. When it is the dataset's own root, the annotation files are
+            rewritten in place (each atomically) and images stay where they are.
+        images: For a new folder: ``"copy"`` the images, ``"link"`` (hard links, copying across
+            file systems) or ``"none"`` (write annotations only).
+
+    Returns:
+        The output folder.
+
+    Raises:
+        FileNotFoundError: An image to copy is missing (the message names it).
+    """
+    if images not in ("copy", "link", "none"):
+        raise ValueError(f"expected images='copy', 'link' or 'none', got {images!r}")
+    out = Path(path)
+    if out.exists() and out.resolve() == ds.root.resolve():
+        stale = set()
+        try:
+            stale = {p.relative_to(out).as_posix() for p in discover(out)[1]}
+        except FormatError:
+            pass
+        written = _write_annotations(ds, out)
+        for rel in sorted(stale - set(written)):  # files whose samples were all removed
+            atomic_write_bytes(out / rel, b"")
+        return out
+    with atomic_dir(out) as tmp:
+        if images != "none":
+            for rel in dict.fromkeys(ds._images):
+                src = ds.root / rel
+                if not src.is_file():
+                    raise FileNotFoundError(f"image not found: {src}")
+                _place_image(src, tmp / rel, images)
+        _write_annotations(ds, tmp)
+    return out
+
+
+def plain_rows(ds: Dataset, prompt: str = SEED_PROMPT) -> Iterator[dict[str, str]]:
+    """Roboflow ``{"image", "prefix", "suffix"}`` rows for VLM fine-tuning (labeled samples only).
+
+    Image paths are relative to the dataset root.
+    """
+    for i in range(len(ds)):
+        label = ds._labels[i]
+        if label is not None:
+            yield {"image": ds._images[i], "prefix": prompt, "suffix": label}
