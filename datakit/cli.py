@@ -20,8 +20,15 @@ from importlib.metadata import entry_points
 from datakit import __version__
 from datakit.errors import DatakitError
 
-CORE_COMMANDS: tuple[str, ...] = ("info", "validate")
-"""Modules under :mod:`datakit.commands`, each exposing ``register(subparsers)``."""
+
+
+def core_commands() -> list[str]:
+    """Module names under :mod:`datakit.commands`; each exposes ``register(subparsers)``."""
+    import pkgutil
+
+    import datakit.commands
+
+    return sorted(m.name for m in pkgutil.iter_modules(datakit.commands.__path__) if not m.name.startswith("_"))
 
 
 class CommandError(DatakitError):
@@ -37,8 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"datakit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in CORE_COMMANDS:
-        importlib.import_module(f"datakit.commands.{name.replace('-', '_')}").register(sub)
+    for name in core_commands():
+        importlib.import_module(f"datakit.commands.{name}").register(sub)
     for ep in sorted(entry_points(group="datakit.commands"), key=lambda e: e.name):
         if ep.name in sub.choices:
             continue

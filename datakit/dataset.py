@@ -15,7 +15,7 @@ from datakit.columns import Categorical, DetectionColumns
 from datakit.errors import Skip
 from datakit.images import image_size, load_image
 from datakit.paths import safe_relpath
-from datakit.sample import Detection, Sample
+from datakit.sample import SOURCES, Detection, Sample
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -390,6 +390,55 @@ class Dataset:
         ds = Dataset.from_samples(out, self.root, classes=self.classes)
         ds.skipped = list(self.skipped)
         return ds
+
+    def with_column(self, name: str, values: Sequence[Any]) -> Dataset:
+        """A new dataset with one field set for every sample (the source is unchanged).
+
+        ``name`` is ``label``, ``split``, ``source``, ``prompt``, ``tags`` (a list of tag lists)
+        or ``metadata.<key>`` (``None`` removes the key). Use it to write split assignments,
+        annotator answers or review tags back as a column.
+
+        Examples:
+            >>> ds = Dataset.from_samples([Sample("a.jpg"), Sample("b.jpg")], ".")
+            >>> ds2 = ds.with_column("metadata.jersey_color", ["red", None])
+            >>> ds2[0].metadata, ds2[1].metadata, ds[0].metadata
+            ({'jersey_color': 'red'}, {}, {})
+            >>> ds.with_column("split", ["train", "test"]).count_by("split")
+            {'test': 1, 'train': 1}
+        """
+        if len(values) != len(self):
+            raise ValueError(f"expected {len(self)} values for column {name!r}, got {len(values)}")
+        new = self.take(np.arange(len(self)))
+        if name in ("label", "split", "prompt", "source"):
+            vals = list(values)
+            if name == "source":
+                bad = next((v for v in vals if v not in SOURCES), _MISSING)
+                if bad is not _MISSING:
+                    raise ValueError(f"expected source in {SOURCES}, got {bad!r}")
+            if name == "label":
+                bad = next((v for v in vals if v is not None and not isinstance(v, str)), _MISSING)
+                if bad is not _MISSING:
+                    raise ValueError(f"expected labels to be strings or None, got {bad!r}")
+            col = Categorical.from_values(vals)
+            setattr(new, {"label": "_labels", "split": "_splits", "prompt": "_prompts", "source": "_sources"}[name], col)
+            if name == "split":  # rows no longer belong to the file they came from
+                new._origins = Categorical.constant(None, len(new))
+        elif name == "tags":
+            new._tags = [tuple(t) if t else () for t in values]
+        elif name.startswith("metadata."):
+            key = name[len("metadata."):]
+            meta: list[dict[str, Any] | None] = []
+            for md, v in zip(self._metadata, values, strict=True):
+                if v is None:
+                    if md and key in md:
+                        md = {k: x for k, x in md.items() if k != key} or None
+                    meta.append(md)
+                else:
+                    meta.append({**(md or {}), key: v})
+            new._metadata = meta
+        else:
+            raise KeyError(f"cannot set field {name!r}; expected label, split, source, prompt, tags or metadata.<key>")
+        return new
 
     @staticmethod
     def concat(datasets: Sequence[Dataset]) -> Dataset:
