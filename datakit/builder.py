@@ -137,6 +137,7 @@ class DatasetBuilder:
         *,
         classes: list[str] | None = None,
         skipped: list[Skip] | None = None,
+        info: dict[str, Any] | None = None,
     ) -> Dataset:
         """Freeze the appended rows into a Dataset rooted at ``root``."""
         from datakit.dataset import Dataset
@@ -157,4 +158,5 @@ class DatasetBuilder:
             detections=self.detection_columns(),
             classes=classes,
             skipped=skipped or [],
+            info=info,
         )

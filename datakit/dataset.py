@@ -45,7 +45,9 @@ def _unique_ids(given: Sequence[str | None], images: list[str]) -> list[str]:
 class Dataset:
     """A set of samples rooted at a folder, stored as columns.
 
-    Image paths are relative to ``root``. Build one with a reader (:meth:`from_jsonl`,
+    Image paths are relative to ``root``. ``classes`` is the declared class list (or ``None``),
+    ``info`` a free dataset-level dict (COCO ``info``/``licenses``/categories, provenance), and
+    ``skipped`` the records a reader skipped. Build one with a reader (:meth:`from_jsonl`,
     :func:`datakit.load`), or from :class:`~datakit.sample.Sample` records with
     :meth:`from_samples`. Operations return new datasets; the columns of the source are not
     changed.
@@ -84,6 +86,7 @@ class Dataset:
         detections: DetectionColumns,
         classes: list[str] | None,
         skipped: list[Skip],
+        info: dict[str, Any] | None = None,
     ) -> Dataset:
         n = len(images)
         lengths = {
@@ -111,6 +114,7 @@ class Dataset:
         self._dets = detections
         self.classes = list(classes) if classes is not None else None
         self.skipped = list(skipped)
+        self.info: dict[str, Any] = dict(info or {})
         self._id_index: dict[str, int] | None = None
         return self
 
@@ -311,6 +315,7 @@ class Dataset:
             detections=self._dets.take(idx),
             classes=self.classes,
             skipped=self.skipped,
+            info=self.info,
         )
 
     def mask(
@@ -389,6 +394,7 @@ class Dataset:
                 out.append(r)
         ds = Dataset.from_samples(out, self.root, classes=self.classes)
         ds.skipped = list(self.skipped)
+        ds.info = dict(self.info)
         return ds
 
     def with_column(self, name: str, values: Sequence[Any]) -> Dataset:
@@ -479,6 +485,7 @@ class Dataset:
             detections=DetectionColumns.concat([d._dets for d in datasets]),
             classes=classes,
             skipped=[s for d in datasets for s in d.skipped],
+            info={k: v for d in reversed(datasets) for k, v in d.info.items()},
         )
 
     def __add__(self, other: Dataset) -> Dataset:

@@ -15,7 +15,8 @@ the label) or a native row with any of::
 Boxes are absolute-pixel xyxy. Image paths are relative to the JSONL file's folder and must stay
 inside the root. Default ``source`` is ``synthetic`` / ``pseudo`` for files under a folder of that
 name, else ``real``; a row's own ``source`` wins. Unknown top-level keys are kept in ``metadata``.
-The optional ``datakit.json`` manifest at the root declares ``classes``.
+The optional ``datakit.json`` manifest at the root declares ``classes`` and keeps the dataset's
+``info`` dict.
 
 Examples:
     >>> import tempfile, pathlib, json
@@ -289,7 +290,8 @@ def read(
     log = SkipLog(strict=strict)
     for f in files:
         _read_file(f, root, b, log, class_set)
-    return b.build(root, classes=classes, skipped=log.items)
+    info = manifest.get("info")
+    return b.build(root, classes=classes, skipped=log.items, info=info if isinstance(info, dict) else None)
 
 
 # ----------------------------------------------------------------------------- writing
@@ -378,8 +380,16 @@ def _write_annotations(ds: Dataset, out: Path) -> list[str]:
             if buf:
                 f.write(b"\n".join(buf) + b"\n")
         written.append(target)
+    manifest: dict[str, Any] = {}
     if ds.classes is not None:
-        atomic_write_bytes(out / MANIFEST, orjson.dumps({"classes": ds.classes}, option=orjson.OPT_INDENT_2))
+        manifest["classes"] = ds.classes
+    if ds.info:
+        manifest["info"] = ds.info
+    if manifest:
+        atomic_write_bytes(
+            out / MANIFEST,
+            orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY),
+        )
     return written
 
 
