@@ -20,6 +20,15 @@ if TYPE_CHECKING:
 
 _NO_TAGS: tuple[str, ...] = ()
 
+DetectionTuple = tuple[str | None, Any, float | None, dict[str, Any] | None]
+"""``(label, xyxy_box, score_or_None, attributes_or_None)``."""
+NativeRow = tuple[
+    int, str | None, str, Any, dict[str, Any] | None, str | None, int | None, int | None,
+    list[DetectionTuple] | None,
+]  # fmt: skip
+"""A native row for :meth:`DatasetBuilder.extend_rows`: position, split, source, tags,
+metadata, id, width, height, detections."""
+
 
 class _CatBuilder:
     __slots__ = ("codes", "index")
@@ -36,6 +45,19 @@ class _CatBuilder:
         if code is None:
             code = self.index[v] = len(self.index)
         self.codes.append(code)
+
+    def extend(self, values: list[str | None]) -> None:
+        index, out = self.index, self.codes
+        get, append = index.get, out.append
+        for v in values:
+            code = get(v)  # type: ignore[arg-type]
+            if code is None:
+                code = -1 if v is None else index.setdefault(v, len(index))
+            append(code)
+
+    def repeat(self, v: str | None, n: int) -> None:
+        self.add(v)
+        self.codes.extend(self.codes[-1:] * (n - 1))
 
     def build(self) -> Categorical:
         return Categorical(np.asarray(self.codes, dtype=np.int32), list(self.index))
@@ -117,6 +139,73 @@ class DatasetBuilder:
                 self.det_attrs.append(attrs or None)
         else:
             self.det_counts.append(0)
+
+    def extend_rows(
+        self,
+        images: list[str],
+        labels: list[str | None],
+        prompts: list[str | None],
+        natives: list[NativeRow],
+        *,
+        split: str | None,
+        source: str,
+        origin: str | None,
+    ) -> None:
+        """Append a block of rows read from one file, in bulk.
+
+        Every row has an image, label and prompt; the few rows that carry more (native rows) are
+        listed in ``natives`` as ``(position_in_block, split, source, tags, metadata, id, width,
+        height, detections)`` tuples in ascending position, and patched over the block's
+        defaults. This is the hot path of loading: three list appends per plain row.
+        """
+        n = len(images)
+        if not (len(labels) == len(prompts) == n):
+            raise ValueError(f"expected {n} labels and prompts, got {len(labels)} and {len(prompts)}")
+        if not n:
+            return
+        self.images.extend(images)
+        self.labels.extend(labels)
+        self.prompts.extend(prompts)
+        self.origins.repeat(origin, n)
+        if not natives:
+            self.ids.extend([None] * n)
+            self.splits.repeat(split, n)
+            self.sources.repeat(source, n)
+            self.tags.extend([_NO_TAGS] * n)
+            self.metadata.extend([None] * n)
+            self.widths.extend([-1] * n)
+            self.heights.extend([-1] * n)
+            self.det_counts.extend([0] * n)
+            return
+        ids: list[str | None] = [None] * n
+        splits: list[str | None] = [split] * n
+        sources: list[str | None] = [source] * n
+        tags: list[tuple[str, ...]] = [_NO_TAGS] * n
+        meta: list[dict[str, Any] | None] = [None] * n
+        widths, heights, counts = [-1] * n, [-1] * n, [0] * n
+        for pos, sp, so, tg, md, sid, w, h, dets in natives:
+            ids[pos], splits[pos], sources[pos] = sid, sp, so
+            tags[pos] = tuple(tg) if tg else _NO_TAGS
+            meta[pos] = md or None
+            if w is not None:
+                widths[pos] = w
+            if h is not None:
+                heights[pos] = h
+            if dets:
+                counts[pos] = len(dets)
+                for lab, box, score, attrs in dets:  # natives are in row order, so boxes are too
+                    self.det_boxes.append(box)
+                    self.det_labels.add(lab)
+                    self.det_scores.append(np.nan if score is None else score)
+                    self.det_attrs.append(attrs or None)
+        self.ids.extend(ids)
+        self.splits.extend(splits)
+        self.sources.extend(sources)
+        self.tags.extend(tags)
+        self.metadata.extend(meta)
+        self.widths.extend(widths)
+        self.heights.extend(heights)
+        self.det_counts.extend(counts)
 
     def detection_columns(self) -> DetectionColumns:
         """The detections appended so far, as columns."""

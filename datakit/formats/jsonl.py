@@ -37,14 +37,16 @@ from __future__ import annotations
 import math
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import orjson
 
 from datakit.atomic import atomic_dir, atomic_write, atomic_write_bytes
-from datakit.builder import DatasetBuilder
-from datakit.errors import FormatError, PathEscapeError, SkipLog
+from datakit.builder import DatasetBuilder, NativeRow
+from datakit.errors import FormatError, PathEscapeError, Skip, SkipLog
 from datakit.paths import relpath_from, safe_relpath
 from datakit.sample import SOURCES
 
@@ -69,7 +71,8 @@ _SOURCE_FOLDERS = {"synthetic": "synthetic", "pseudo": "pseudo"}
 def discover(path: str | Path) -> tuple[Path, list[Path]]:
     """Return ``(root, jsonl_files)`` for a dataset folder or a single JSONL file.
 
-    Hidden files and folders, and names starting with ``_``, are not annotation files.
+    Hidden files and folders, and names starting with ``_``, are not annotation files. Files are
+    ordered root first, then ``train``, ``valid``, ``test``, then other folders.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -88,7 +91,13 @@ def discover(path: str | Path) -> tuple[Path, list[Path]]:
                 files.append(Path(dirpath) / name)
     if not files:
         raise FormatError(path, None, "no .jsonl annotation file found under this folder")
-    return path, files
+    order = {"train": 0, "valid": 1, "val": 1, "validation": 1, "test": 2}
+
+    def key(p: Path) -> tuple[int, str]:
+        rel = p.relative_to(path).as_posix()
+        return (order.get(rel.split("/", 1)[0], 3) if "/" in rel else -1, rel)
+
+    return path, sorted(files, key=key)
 
 
 def _read_manifest(root: Path) -> dict[str, Any]:
@@ -155,108 +164,258 @@ def _parse_detections(
     return out, None
 
 
+def _native_fields(
+    row: dict[str, Any],
+    pos: int,
+    folder_split: str | None,
+    default_source: str,
+    class_set: frozenset[str] | None,
+) -> tuple[NativeRow | None, str | None]:
+    """Validate the fields of a native row beyond image/label; ``(native_row, error)``."""
+    source = row.get("source", default_source)
+    if source not in SOURCES:
+        return None, f"expected source in {list(SOURCES)}, got {source!r}"
+    tags = row.get("tags") or ()
+    if tags and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
+        return None, f"expected tags to be a list of strings, got {tags!r}"
+    metadata = row.get("metadata")
+    if metadata is not None and type(metadata) is not dict:
+        return None, f"expected metadata to be an object, got {type(metadata).__name__}"
+    prompt = row.get("prefix")
+    if prompt is not None and type(prompt) is not str:
+        return None, f"expected prefix to be a string, got {prompt!r}"
+    sid = row.get("id")
+    if sid is not None:
+        if isinstance(sid, bool) or not isinstance(sid, str | int):
+            return None, f"expected id to be a string or integer, got {sid!r}"
+        sid = str(sid)
+    width, height = row.get("width"), row.get("height")
+    for name, v in (("width", width), ("height", height)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v <= 0):
+            return None, f"expected {name} to be a positive integer, got {v!r}"
+    split = folder_split if folder_split is not None else row.get("split")
+    if split is not None and type(split) is not str:
+        return None, f"expected split to be a string, got {split!r}"
+    dets = None
+    if row.get("detections") is not None:
+        dets, err = _parse_detections(row["detections"], class_set)
+        if err is not None:
+            return None, err
+    if not row.keys() <= _KNOWN:  # unknown top-level keys are kept, in metadata
+        metadata = {**{k: v for k, v in row.items() if k not in _KNOWN}, **(metadata or {})}
+    return (pos, split, source, tags, metadata, sid, width, height, dets), None
+
+
+@dataclass(frozen=True)
+class _FileContext:
+    """What every row of one annotation file shares."""
+
+    rel_file: str
+    folder: str
+    folder_split: str | None
+    default_source: str
+    class_set: frozenset[str] | None
+
+    @classmethod
+    def of(cls, path: Path, root: Path, class_set: frozenset[str] | None) -> _FileContext:
+        folder = path.parent.relative_to(root).as_posix()
+        folder = "" if folder == "." else folder
+        parts = folder.split("/") if folder else []
+        source = "real"
+        for p in parts:
+            source = _SOURCE_FOLDERS.get(p, source)
+        return cls(path.relative_to(root).as_posix(), folder, parts[0] if parts else None, source, class_set)
+
+
+@dataclass
+class _Chunk:
+    """Rows parsed from one byte range of a file (line numbers relative to the range)."""
+
+    images: list[str]
+    labels: list[str | None]
+    prompts: list[str | None]
+    natives: list[NativeRow]
+    skips: list[Skip]
+    lines: int
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Compact form for the trip back from a worker process.
+
+        Pickling a million short strings one by one costs more than parsing them: images travel
+        as one NUL-joined string, labels and prompts as int32 codes plus their vocabulary.
+        """
+        state = dict(self.__dict__)
+        state["images"] = "\0".join(self.images)
+        for key in ("labels", "prompts"):
+            vocab: dict[str | None, int] = {}
+            codes = np.fromiter((vocab.setdefault(v, len(vocab)) for v in state[key]), np.int32, len(state[key]))
+            state[key] = (codes.tobytes(), list(vocab))
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        images = state["images"]
+        state["images"] = images.split("\0") if images else []
+        for key in ("labels", "prompts"):
+            raw, vocab = state[key]
+            state[key] = [vocab[c] for c in np.frombuffer(raw, np.int32).tolist()]
+        self.__dict__.update(state)
+
+
+def _parse_range(path: Path, start: int, end: int | None, ctx: _FileContext) -> _Chunk:
+    """Parse the lines in bytes ``[start, end)`` of ``path`` (the whole file when ``end`` is None)."""
+    with open(path, "rb") as f:
+        f.seek(start)
+        data = f.read() if end is None else f.read(end - start)
+    lines = data.split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    chunk = _parse_lines(lines, ctx)
+    chunk.lines = len(lines)
+    return chunk
+
+
+def _parse_lines(lines: list[bytes], ctx: _FileContext) -> _Chunk:
+    rel_file, folder, folder_split = ctx.rel_file, ctx.folder, ctx.folder_split
+    default_source, class_set = ctx.default_source, ctx.class_set
+    prefix = folder + "/" if folder else ""
+    skips: list[Skip] = []
+
+    class _Log:  # collects skips; strict mode raises later, in file order
+        @staticmethod
+        def add(file: str, line: int, reason: str, image: str | None = None) -> None:
+            skips.append(Skip(file, line, reason, image))
+
+    log = _Log
+    # Every row appends image, label and prompt; rows with more fields are also listed in
+    # `natives` and patched in bulk (DatasetBuilder.extend_rows).
+    p_images: list[str] = []
+    p_labels: list[str | None] = []
+    p_prompts: list[str | None] = []
+    natives: list[NativeRow] = []
+    add_image, add_label, add_prompt = p_images.append, p_labels.append, p_prompts.append
+
+    loads = orjson.loads
+    decode_error = orjson.JSONDecodeError
+    plain = _PLAIN
+    for lineno, raw in enumerate(lines, 1):
+        if len(raw) < 8 and not raw.strip():
+            continue
+        try:
+            row = loads(raw)
+        except decode_error as e:
+            log.add(rel_file, lineno, f"not valid JSON ({e})")
+            continue
+        if type(row) is not dict:
+            log.add(rel_file, lineno, f"expected a JSON object, got {type(row).__name__}")
+            continue
+        image = row.get("image")
+        if type(image) is not str or not image:
+            log.add(rel_file, lineno, "row has no image" if image in (None, "") else f"expected image to be a path string, got {image!r}")
+            continue
+        # Fast path for the common plain file name; everything else is normalised and checked.
+        if "/" not in image and "\\" not in image and image not in (".", "..") and ":" not in image:
+            rel = prefix + image
+        else:
+            try:
+                rel = safe_relpath(image, folder)
+            except PathEscapeError as e:
+                log.add(rel_file, lineno, str(e), image)
+                continue
+        if "label" in row:
+            label, err = _as_label(row["label"])
+            if err is None and "suffix" in row and row["suffix"] not in (None, row["label"]):
+                s, _ = _as_label(row["suffix"])
+                if s != label:
+                    err = f"label {row['label']!r} and suffix {row['suffix']!r} disagree"
+        else:
+            label = row.get("suffix")
+            if type(label) is str and label and not label.isspace():
+                err = None
+            else:
+                label, err = _as_label(label)
+        if err is not None:
+            log.add(rel_file, lineno, err, rel)
+            continue
+        if class_set is not None and label is not None and label not in class_set:
+            log.add(rel_file, lineno, f"label {label!r} is not a declared class", rel)
+            continue
+        if row.keys() <= plain and (folder_split is not None or "split" not in row):
+            prompt = row.get("prefix")
+            if prompt is not None and type(prompt) is not str:
+                log.add(rel_file, lineno, f"expected prefix to be a string, got {prompt!r}", rel)
+                continue
+            add_image(rel)
+            add_label(label)
+            add_prompt(prompt)
+            continue
+        native, err = _native_fields(row, len(p_images), folder_split, default_source, class_set)
+        if err is not None:
+            log.add(rel_file, lineno, err, rel)
+            continue
+        natives.append(native)  # type: ignore[arg-type]
+        add_image(rel)
+        add_label(label)
+        add_prompt(row.get("prefix"))
+    return _Chunk(p_images, p_labels, p_prompts, natives, skips, len(lines))
+
+
+_PARALLEL_MIN_BYTES = 32 * 2**20
+
+
+def _byte_ranges(path: Path, parts: int) -> list[tuple[int, int | None]]:
+    """Split ``path`` into ``parts`` byte ranges that start at line beginnings."""
+    size = path.stat().st_size
+    cuts = [0]
+    with open(path, "rb") as f:
+        for k in range(1, parts):
+            f.seek(max(size * k // parts, cuts[-1]))
+            f.readline()
+            pos = f.tell()
+            if pos >= size:
+                break
+            cuts.append(pos)
+    return [(a, b) for a, b in zip(cuts, [*cuts[1:], None], strict=True)]
+
+
+def _parse_file(path: Path, ctx: _FileContext, workers: int) -> list[_Chunk]:
+    """Parse one file, in parallel processes when it is large and that is safe."""
+    import multiprocessing
+    import threading
+
+    size = path.stat().st_size
+    parts = min(workers, max(1, size // (_PARALLEL_MIN_BYTES // 2)))
+    if (
+        parts < 2
+        or size < _PARALLEL_MIN_BYTES
+        or threading.active_count() > 1  # forking a threaded process is not safe
+        or "fork" not in multiprocessing.get_all_start_methods()
+    ):
+        return [_parse_range(path, 0, None, ctx)]
+    ranges = _byte_ranges(path, parts)
+    mp = multiprocessing.get_context("fork")
+    with mp.Pool(len(ranges)) as pool:
+        return pool.starmap(_parse_range, [(path, a, b, ctx) for a, b in ranges])
+
+
 def _read_file(
     path: Path,
     root: Path,
     b: DatasetBuilder,
     log: SkipLog,
     class_set: frozenset[str] | None,
+    workers: int,
 ) -> None:
-    rel_file = path.relative_to(root).as_posix()
-    folder = path.parent.relative_to(root).as_posix()
-    folder = "" if folder == "." else folder
-    parts = folder.split("/") if folder else []
-    folder_split = parts[0] if parts else None
-    default_source = "real"
-    for p in parts:
-        default_source = _SOURCE_FOLDERS.get(p, default_source)
-    prefix = folder + "/" if folder else ""
-    add = b.add
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            if not raw.strip():
-                continue
-            try:
-                row = orjson.loads(raw)
-            except orjson.JSONDecodeError as e:
-                log.add(rel_file, lineno, f"not valid JSON ({e})")
-                continue
-            if type(row) is not dict:
-                log.add(rel_file, lineno, f"expected a JSON object, got {type(row).__name__}")
-                continue
-            image = row.get("image")
-            if not isinstance(image, str) or not image:
-                log.add(rel_file, lineno, "row has no image" if image in (None, "") else f"expected image to be a path string, got {image!r}")
-                continue
-            # Fast path for the common plain file name; everything else is normalised and checked.
-            if "/" not in image and "\\" not in image and image not in (".", "..") and ":" not in image:
-                rel = prefix + image
-            else:
-                try:
-                    rel = safe_relpath(image, folder)
-                except PathEscapeError as e:
-                    log.add(rel_file, lineno, str(e), image)
-                    continue
-            if "label" in row:
-                label, err = _as_label(row["label"])
-                if err is None and "suffix" in row and row["suffix"] not in (None, row["label"]):
-                    s, _ = _as_label(row["suffix"])
-                    if s != label:
-                        err = f"label {row['label']!r} and suffix {row['suffix']!r} disagree"
-            else:
-                label, err = _as_label(row.get("suffix"))
-            if err is not None:
-                log.add(rel_file, lineno, err, rel)
-                continue
-            if class_set is not None and label is not None and label not in class_set:
-                log.add(rel_file, lineno, f"label {label!r} is not a declared class", rel)
-                continue
-            if row.keys() <= _PLAIN:  # the common Roboflow row
-                prompt = row.get("prefix")
-                if prompt is not None and not isinstance(prompt, str):
-                    log.add(rel_file, lineno, f"expected prefix to be a string, got {prompt!r}", rel)
-                    continue
-                add(rel, label=label, split=folder_split if folder_split is not None else row.get("split"),
-                    source=default_source, prompt=prompt, origin=rel_file)
-                continue
-            err = None
-            source = row.get("source", default_source)
-            if source not in SOURCES:
-                err = f"expected source in {list(SOURCES)}, got {source!r}"
-            tags = row.get("tags") or ()
-            if not isinstance(tags, list | tuple) or not all(isinstance(t, str) for t in tags):
-                err = err or f"expected tags to be a list of strings, got {tags!r}"
-            metadata = row.get("metadata")
-            if metadata is not None and not isinstance(metadata, dict):
-                err = err or f"expected metadata to be an object, got {type(metadata).__name__}"
-            prompt = row.get("prefix")
-            if prompt is not None and not isinstance(prompt, str):
-                err = err or f"expected prefix to be a string, got {prompt!r}"
-            sid = row.get("id")
-            if sid is not None and (isinstance(sid, bool) or not isinstance(sid, str | int)):
-                err = err or f"expected id to be a string or integer, got {sid!r}"
-            width, height = row.get("width"), row.get("height")
-            for name, v in (("width", width), ("height", height)):
-                if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v <= 0):
-                    err = err or f"expected {name} to be a positive integer, got {v!r}"
-            split = folder_split if folder_split is not None else row.get("split")
-            if split is not None and not isinstance(split, str):
-                err = err or f"expected split to be a string, got {split!r}"
-            dets = None
-            if "detections" in row and row["detections"] is not None:
-                dets, derr = _parse_detections(row["detections"], class_set)
-                err = err or derr
-            if err is not None:
-                log.add(rel_file, lineno, err, rel)
-                continue
-            extra = {k: v for k, v in row.items() if k not in _KNOWN}
-            if extra:
-                metadata = {**extra, **(metadata or {})}
-            add(
-                rel, label=label, split=split, source=source, tags=tuple(tags), metadata=metadata,
-                id=None if sid is None else str(sid), prompt=prompt, width=width, height=height,
-                detections=dets, origin=rel_file,
-            )  # fmt: skip
+    ctx = _FileContext.of(path, root, class_set)
+    first_line = 0
+    for chunk in _parse_file(path, ctx, workers):
+        b.extend_rows(
+            chunk.images, chunk.labels, chunk.prompts, chunk.natives,
+            split=ctx.folder_split, source=ctx.default_source, origin=ctx.rel_file,
+        )  # fmt: skip
+        for sk in chunk.skips:
+            line = sk.line + first_line if isinstance(sk.line, int) else sk.line
+            log.add(sk.file, line, sk.reason, sk.image)
+        first_line += chunk.lines
 
 
 def read(
@@ -264,6 +423,7 @@ def read(
     *,
     classes: list[str] | None = None,
     strict: bool = False,
+    workers: int | None = None,
 ) -> Dataset:
     """Read a native JSONL dataset (a folder in the seed's layout, or one ``.jsonl`` file).
 
@@ -276,6 +436,8 @@ def read(
         path: Dataset folder or ``.jsonl`` file.
         classes: Declared class list; overrides the manifest's.
         strict: Raise :class:`~datakit.errors.FormatError` on the first bad row instead.
+        workers: Processes that parse one large file (≥ 32 MiB) in parallel byte ranges;
+            default: the CPU count. Small files are parsed in this process.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -288,8 +450,9 @@ def read(
     class_set = frozenset(classes) if classes is not None else None
     b = DatasetBuilder()
     log = SkipLog(strict=strict)
+    n_workers = os.cpu_count() or 1 if workers is None else workers
     for f in files:
-        _read_file(f, root, b, log, class_set)
+        _read_file(f, root, b, log, class_set, n_workers)
     info = manifest.get("info")
     return b.build(root, classes=classes, skipped=log.items, info=info if isinstance(info, dict) else None)
 
@@ -309,41 +472,57 @@ def _target_file(origin: str | None, split: str | None, source: str) -> str:
 
 def native_row(ds: Dataset, i: int, folder: str) -> dict[str, Any]:
     """The native JSONL row of sample ``i``, with its image relative to ``folder``."""
-    row: dict[str, Any] = {"image": relpath_from(ds._images[i], folder)}
-    label = ds._labels[i]
-    prompt = ds._prompts[i]
-    if prompt is not None:
-        row["prefix"] = prompt
-        row["suffix"] = label if label is not None else None
-    elif label is not None:
-        row["label"] = label
-    source = ds._sources[i]
-    if source and source != "real":
-        row["source"] = source
-    if ds._ids[i] != ds._images[i]:
-        row["id"] = ds._ids[i]
-    if ds._tags[i]:
-        row["tags"] = list(ds._tags[i])
-    md = ds._metadata[i]
-    if md:
-        row["metadata"] = md
-    w, h = int(ds._widths[i]), int(ds._heights[i])
-    if w > 0 and h > 0:
-        row["width"], row["height"] = w, h
+    return next(_native_rows(ds, [i], folder))
+
+
+def _native_rows(ds: Dataset, rows: list[int], folder: str) -> Iterator[dict[str, Any]]:
+    """Native rows for sample indices ``rows`` (columns are decoded once, not per row)."""
+    images, ids, tags, meta = ds._images, ds._ids, ds._tags, ds._metadata
+    label_t = [*ds._labels.values, None]
+    prompt_t = [*ds._prompts.values, None]
+    source_t = [*ds._sources.values, None]
+    label_c, prompt_c, source_c = ds._labels.codes, ds._prompts.codes, ds._sources.codes
+    idx = np.asarray(rows, dtype=np.int64)
     d = ds._dets
-    lo, hi = int(d.offsets[i]), int(d.offsets[i + 1])
-    if hi > lo:
-        dets = []
-        for k in range(lo, hi):
-            det: dict[str, Any] = {"label": d.labels[k], "bbox": d.boxes[k].tolist()}
-            s = d.scores[k]
-            if not math.isnan(s):
-                det["score"] = float(s)
-            if d.attributes[k]:
-                det["attributes"] = d.attributes[k]
-            dets.append(det)
-        row["detections"] = dets
-    return row
+    has_dets = (d.offsets[idx + 1] > d.offsets[idx]).tolist()
+    sized = ((ds._widths[idx] > 0) & (ds._heights[idx] > 0)).tolist()
+    pre = folder + "/" if folder else ""
+    cut = len(pre)
+    for k, i in enumerate(rows):
+        image = images[i]
+        rel = image[cut:] if pre and image.startswith(pre) else relpath_from(image, folder)
+        row: dict[str, Any] = {"image": rel}
+        label = label_t[label_c[i]]
+        prompt = prompt_t[prompt_c[i]]
+        if prompt is not None:
+            row["prefix"] = prompt
+            row["suffix"] = label
+        elif label is not None:
+            row["label"] = label
+        source = source_t[source_c[i]]
+        if source is not None and source != "real":
+            row["source"] = source
+        if ids[i] is not image:
+            if ids[i] != image:
+                row["id"] = ids[i]
+        if tags[i]:
+            row["tags"] = list(tags[i])
+        if meta[i]:
+            row["metadata"] = meta[i]
+        if sized[k]:
+            row["width"], row["height"] = int(ds._widths[i]), int(ds._heights[i])
+        if has_dets[k]:
+            dets = []
+            for j in range(int(d.offsets[i]), int(d.offsets[i + 1])):
+                det: dict[str, Any] = {"label": d.labels[j], "bbox": d.boxes[j].tolist()}
+                score = d.scores[j]
+                if not math.isnan(score):
+                    det["score"] = float(score)
+                if d.attributes[j]:
+                    det["attributes"] = d.attributes[j]
+                dets.append(det)
+            row["detections"] = dets
+        yield row
 
 
 def _group_rows(ds: Dataset) -> dict[str, list[int]]:
@@ -372,8 +551,8 @@ def _write_annotations(ds: Dataset, out: Path) -> list[str]:
         folder = target.rsplit("/", 1)[0] if "/" in target else ""
         with atomic_write(out / target, "wb") as f:
             buf = []
-            for i in rows:
-                buf.append(dumps(native_row(ds, i, folder)))
+            for row in _native_rows(ds, rows, folder):
+                buf.append(dumps(row, option=orjson.OPT_SERIALIZE_NUMPY))
                 if len(buf) >= 65536:
                     f.write(b"\n".join(buf) + b"\n")
                     buf.clear()

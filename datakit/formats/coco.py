@@ -1,0 +1,640 @@
+"""COCO detection JSON: one file, or the Roboflow / RF-DETR layout of one file per split.
+
+Reading takes the JSON file (images resolved against ``images`` or else the JSON's folder), or a
+folder holding ``_annotations.coco.json`` (split ``None``) and/or ``<split>/_annotations.coco.json``
+with images beside each file. Writing produces that folder layout: one
+``<split>/_annotations.coco.json`` per split (``_annotations.coco.json`` at the top for samples
+without a split) with the images copied beside it.
+
+Nothing is lost on a COCO → datakit → COCO round trip:
+
+- ``info``, ``licenses``, the full ``categories`` table (non-contiguous ids, ``supercategory``)
+  and unknown top-level keys live in ``dataset.info["coco"]``; category names are the classes.
+- Each image's id is kept as ``metadata["coco_id"]``; its other keys (``license``,
+  ``coco_url``, ...) are kept in ``metadata``. Images without annotations are samples without
+  detections.
+- Each annotation's id is kept as ``attributes["coco_id"]``; ``iscrowd``, ``area``,
+  ``segmentation`` (polygons or RLE) and any other key stay in the detection ``attributes``;
+  ``score`` becomes the detection score.
+
+Examples:
+    >>> import json, pathlib, tempfile
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "ann.json").write_text(json.dumps({
+    ...     "images": [{"id": 7, "file_name": "a.jpg", "width": 64, "height": 48}],
+    ...     "annotations": [{"id": 1, "image_id": 7, "category_id": 3, "bbox": [4, 4, 10, 20]}],
+    ...     "categories": [{"id": 3, "name": "ball"}]}))
+    >>> ds = read(d / "ann.json")
+    >>> ds[0].detections[0].label, ds[0].detections[0].box, ds[0].metadata["coco_id"]
+    ('ball', (4.0, 4.0, 14.0, 24.0), 7)
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import orjson
+
+from datakit.atomic import atomic_dir
+from datakit.boxes import from_xyxy, to_xyxy
+from datakit.columns import Categorical, DetectionColumns
+from datakit.errors import FormatError, PathEscapeError, SkipLog
+from datakit.formats._common import (
+    WriteResult,
+    check_image_mode,
+    class_names,
+    common_losses,
+    missing_images,
+    place_image,
+)
+from datakit.paths import safe_relpath
+from datakit.sample import SOURCES
+
+if TYPE_CHECKING:
+    from datakit.dataset import Dataset
+
+COCO_FILE = "_annotations.coco.json"
+"""The per-split file name of the Roboflow / RF-DETR layout."""
+
+BOX_TOLERANCE = 1.0
+"""Pixels a box may overhang the image before it counts as outside it (rounding in real files)."""
+
+_IMAGE_KEYS = ("id", "file_name", "width", "height")
+_DK_KEYS = ("label", "tags", "source", "prefix")  # sample fields datakit writes as image keys
+
+
+def discover(path: str | Path, images: str | Path | None = None) -> tuple[Path, list[tuple[Path, str, str | None]]]:
+    """Return ``(root, [(json_file, image_folder_relative_to_root, split), ...])``.
+
+    Args:
+        path: A COCO JSON file, or a folder in the Roboflow layout.
+        images: Folder the ``file_name`` paths are relative to (a single file only).
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        FormatError: A folder without any COCO JSON file.
+
+    Examples:
+        >>> import pathlib, tempfile
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> (d / "train").mkdir()
+        >>> _ = (d / "train" / COCO_FILE).write_text("{}")
+        >>> root, files = discover(d)
+        >>> [(f.name, base, split) for f, base, split in files]
+        [('_annotations.coco.json', 'train', 'train')]
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"dataset not found: {path}")
+    if path.is_file():
+        root = Path(images) if images is not None else path.parent
+        if not root.is_dir():
+            raise FileNotFoundError(f"image folder not found: {root}")
+        return root, [(path, "", None)]
+    found: list[tuple[Path, str, str | None]] = []
+    if (path / COCO_FILE).is_file():
+        found.append((path / COCO_FILE, "", None))
+    for sub in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+        if (sub / COCO_FILE).is_file():
+            found.append((sub / COCO_FILE, sub.name, sub.name))
+    if not found:
+        candidates = sorted(p for p in path.glob("*.json") if p.name != "datakit.json")
+        candidates += sorted((path / "annotations").glob("*.json")) if (path / "annotations").is_dir() else []
+        if len(candidates) == 1:
+            return discover(candidates[0], images if images is not None else path)
+        raise FormatError(path, None, f"no COCO file ({COCO_FILE} or one *.json) found under this folder")
+    root = Path(images) if images is not None else path
+    return root, found
+
+
+def _load_json(path: Path) -> dict[str, Any]:
+    try:
+        data = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as e:
+        raise FormatError(path, None, f"not valid JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise FormatError(path, None, f"expected a COCO JSON object, got {type(data).__name__}")
+    for key in ("images",):
+        if key not in data:
+            raise FormatError(path, None, f"missing key {key!r}")
+    for key in ("images", "annotations", "categories"):
+        if key in data and not isinstance(data[key], list):
+            raise FormatError(path, key, f"expected a list, got {type(data[key]).__name__}")
+    if data.get("annotations") and "categories" not in data:
+        raise FormatError(path, None, "missing key 'categories'")
+    return data
+
+
+def _categories(path: Path, cats: list[Any]) -> dict[Any, str]:
+    out: dict[Any, str] = {}
+    names: set[str] = set()
+    for k, c in enumerate(cats):
+        if not isinstance(c, dict) or "id" not in c or "name" not in c:
+            raise FormatError(path, f"category #{k}", "expected an object with 'id' and 'name'")
+        cid, name = c["id"], c["name"]
+        if isinstance(cid, bool) or not isinstance(cid, int | str):
+            raise FormatError(path, f"category #{k}", f"expected an integer id, got {cid!r}")
+        if not isinstance(name, str) or not name:
+            raise FormatError(path, f"category id {cid}", f"expected a non-empty name, got {name!r}")
+        if cid in out:
+            raise FormatError(path, f"category id {cid}", "duplicate category id")
+        if name in names:
+            raise FormatError(path, f"category id {cid}", f"duplicate category name {name!r}")
+        out[cid] = name
+        names.add(name)
+    return out
+
+
+def _positive_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v > 0
+
+
+def _read_file(
+    path: Path, root: Path, base: str, split: str | None, log: SkipLog, origin: str
+) -> tuple[Dataset, dict[str, Any]]:
+    from datakit.dataset import Dataset
+
+    data = _load_json(path)
+    cat_name = _categories(path, data.get("categories") or [])
+    cat_list = list(cat_name.values())
+    cat_code = {cid: k for k, cid in enumerate(cat_name)}
+
+    images: list[str] = []
+    metadata: list[dict[str, Any] | None] = []
+    widths: list[int] = []
+    heights: list[int] = []
+    labels: list[str | None] = []
+    tags: list[tuple[str, ...]] = []
+    sources: list[str | None] = []
+    prompts: list[str | None] = []
+    index: dict[Any, int] = {}
+    for k, img in enumerate(data["images"]):
+        if not isinstance(img, dict):
+            log.add(origin, f"image #{k}", f"expected an object, got {type(img).__name__}")
+            continue
+        missing = [key for key in _IMAGE_KEYS if key not in img]
+        iid = img.get("id")
+        where = f"image id {iid}" if "id" in img else f"image #{k}"
+        if missing:
+            log.add(origin, where, f"missing key(s) {missing}")
+            continue
+        fname, w, h = img["file_name"], img["width"], img["height"]
+        if isinstance(iid, bool) or not isinstance(iid, int | str):
+            log.add(origin, where, f"expected an integer id, got {iid!r}")
+            continue
+        if not _positive_int(w) or not _positive_int(h):
+            log.add(origin, where, f"expected positive integer width and height, got {w!r} x {h!r}")
+            continue
+        if iid in index:
+            log.add(origin, where, "duplicate image id")
+            continue
+        if not isinstance(fname, str) or not fname:
+            log.add(origin, where, f"expected file_name to be a path string, got {fname!r}")
+            continue
+        try:
+            rel = safe_relpath(fname, base)
+        except PathEscapeError as e:
+            log.add(origin, where, str(e), fname)
+            continue
+        del img["id"], img["file_name"], img["width"], img["height"]
+        label = img.pop("label", None)
+        if label is not None and not isinstance(label, str):
+            img["label"], label = label, None
+        tg = img.pop("tags", None)
+        if tg is not None and not (isinstance(tg, list) and all(isinstance(t, str) for t in tg)):
+            img["tags"], tg = tg, None
+        src = img.pop("source", None)
+        if src is not None and src not in SOURCES:
+            img["source"], src = src, None
+        prompt = img.pop("prefix", None)
+        if prompt is not None and not isinstance(prompt, str):
+            img["prefix"], prompt = prompt, None
+        img["coco_id"] = iid
+        index[iid] = len(images)
+        images.append(rel)
+        metadata.append(img)
+        widths.append(w)
+        heights.append(h)
+        labels.append(label)
+        tags.append(tuple(tg) if tg else ())
+        sources.append(src)
+        prompts.append(prompt)
+
+    n = len(images)
+    img_idx: list[int] = []
+    codes: list[int] = []
+    bbs: list[Any] = []
+    attrs: list[dict[str, Any] | None] = []
+    wheres: list[Any] = []
+    for k, a in enumerate(data.get("annotations") or ()):
+        if type(a) is not dict:
+            log.add(origin, f"annotation #{k}", f"expected an object, got {type(a).__name__}")
+            continue
+        try:
+            iid = a.pop("image_id")
+            cid = a.pop("category_id")
+            bb = a.pop("bbox")
+        except KeyError as e:
+            aid = a.get("id")
+            log.add(origin, f"annotation id {aid}" if aid is not None else f"annotation #{k}",
+                    f"missing key {e.args[0]!r}")
+            continue
+        i = index.get(iid)
+        c = cat_code.get(cid)
+        if i is None or c is None or type(bb) is not list or len(bb) != 4:
+            aid = a.get("id")
+            where = f"annotation id {aid}" if aid is not None else f"annotation #{k}"
+            if i is None:
+                log.add(origin, where, f"image id {iid!r} is not in 'images'")
+            elif c is None:
+                log.add(origin, where, f"unknown category id {cid!r}")
+            else:
+                log.add(origin, where, f"expected bbox [x, y, width, height], got {bb!r}")
+            continue
+        if "id" in a:
+            a["coco_id"] = a.pop("id")
+        img_idx.append(i)
+        codes.append(c)
+        bbs.append(bb)
+        attrs.append(a)
+        wheres.append(k)
+
+    m = len(bbs)
+    try:
+        raw = np.asarray(bbs, dtype=np.float64).reshape(m, 4)
+        bad_type: list[int] = []
+    except (TypeError, ValueError):
+        raw = np.zeros((m, 4))
+        bad_type = []
+        for j, bb in enumerate(bbs):
+            try:
+                raw[j] = [float(v) for v in bb]
+            except (TypeError, ValueError):
+                bad_type.append(j)
+    ii = np.asarray(img_idx, dtype=np.int64)
+    w_arr = np.asarray(widths, dtype=np.float64)[ii] if m else np.zeros(0)
+    h_arr = np.asarray(heights, dtype=np.float64)[ii] if m else np.zeros(0)
+    bad = ~np.isfinite(raw).all(axis=1)
+    bad[bad_type] = True
+    neg = (raw[:, 2] < 0) | (raw[:, 3] < 0)
+    tol = BOX_TOLERANCE
+    outside = (
+        (raw[:, 0] < -tol) | (raw[:, 1] < -tol)
+        | (raw[:, 0] + raw[:, 2] > w_arr + tol) | (raw[:, 1] + raw[:, 3] > h_arr + tol)
+    )  # fmt: skip
+    rejected = bad | neg | outside
+    if rejected.any():
+        for j in np.flatnonzero(rejected).tolist():
+            aid = attrs[j].get("coco_id") if attrs[j] else None  # type: ignore[union-attr]
+            where = f"annotation id {aid}" if aid is not None else f"annotation #{wheres[j]}"
+            if bad[j]:
+                reason = f"expected bbox of 4 finite numbers, got {bbs[j]!r}"
+            elif neg[j]:
+                reason = f"negative box width or height in bbox {bbs[j]!r}"
+            else:
+                reason = (f"bbox {bbs[j]!r} lies outside the {int(w_arr[j])}x{int(h_arr[j])} image "
+                          f"{images[img_idx[j]]}")
+            log.add(origin, where, reason, images[img_idx[j]])
+        keep = np.flatnonzero(~rejected)
+        raw, ii = raw[keep], ii[keep]
+        kl = keep.tolist()
+        codes = [codes[j] for j in kl]
+        attrs = [attrs[j] for j in kl]
+    m = len(raw)
+    # Optional per-annotation score, then sort objects by image (stable: file order is kept).
+    scores = np.full(m, np.nan)
+    for j, a in enumerate(attrs):
+        if a and "score" in a:
+            s = a["score"]
+            if isinstance(s, int | float) and not isinstance(s, bool) and 0 <= s <= 1:
+                scores[j] = float(a.pop("score"))
+    order = np.argsort(ii, kind="stable")
+    counts = np.bincount(ii, minlength=n) if m else np.zeros(n, dtype=np.int64)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    ol = order.tolist()
+    dets = DetectionColumns(
+        offsets,
+        to_xyxy(raw[order], "xywh"),
+        Categorical(np.asarray(codes, dtype=np.int32)[order], cat_list),
+        scores[order],
+        [attrs[j] or None for j in ol],
+    )
+    ds = Dataset._from_columns(
+        root=root,
+        images=images,
+        ids=[None] * n,
+        labels=Categorical.from_values(labels),
+        splits=Categorical.constant(split, n),
+        sources=Categorical.from_values(sources),
+        prompts=Categorical.from_values(prompts),
+        origins=Categorical.constant(origin, n),
+        tags=tags,
+        metadata=metadata,
+        widths=np.asarray(widths, dtype=np.int32),
+        heights=np.asarray(heights, dtype=np.int32),
+        detections=dets,
+        classes=None,
+        skipped=[],
+    )
+    extra = {k: v for k, v in data.items() if k not in ("images", "annotations")}
+    return ds, extra
+
+
+def read(
+    path: str | Path,
+    *,
+    images: str | Path | None = None,
+    classes: list[str] | None = None,
+    strict: bool = False,
+) -> Dataset:
+    """Read COCO detection JSON (one file, or a folder in the Roboflow layout).
+
+    Bad records are skipped and listed in ``dataset.skipped`` (file, image or annotation id,
+    reason): an image missing ``id``/``file_name``/``width``/``height``, a non-positive size, a
+    duplicate image id, a ``file_name`` that is absolute or escapes the root; an annotation for
+    an image that is not listed, with an unknown category id, a malformed bbox, a negative box
+    width or height, or a box outside its image. A file that is not JSON, lacks ``images``, or
+    has a broken ``categories`` table is an error.
+
+    Args:
+        path: A COCO JSON file, or a folder holding ``_annotations.coco.json`` files.
+        images: Folder the ``file_name`` paths are relative to (default: the JSON's folder).
+        classes: Declared class list, replacing the category names as ``dataset.classes``
+            (category names outside it are skipped).
+        strict: Raise :class:`~datakit.errors.FormatError` on the first bad record instead.
+
+    Returns:
+        The dataset, rooted at the image folder.
+
+    Raises:
+        FileNotFoundError: ``path`` or ``images`` does not exist.
+        FormatError: Broken file, or (``strict``) any bad record.
+
+    Examples:
+        >>> import json, pathlib, tempfile
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (d / "a.json").write_text(json.dumps({"images": [
+        ...     {"id": 1, "file_name": "x.jpg", "width": 8, "height": 8}], "categories": []}))
+        >>> len(read(d / "a.json")), read(d / "a.json").info["coco"]["categories"]
+        (1, [])
+    """
+    from datakit.dataset import Dataset
+
+    root, files = discover(path, images)
+    log = SkipLog(strict=strict)
+    parts = []
+    merged: dict[str, Any] = {}
+    categories: dict[Any, dict[str, Any]] = {}
+    for f, base, split in files:
+        try:
+            origin = f.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            origin = str(f)
+        ds, extra = _read_file(f, root, base, split, log, origin)
+        parts.append(ds)
+        for c in extra.pop("categories", None) or []:
+            categories.setdefault(c["id"], c)
+        for k, v in extra.items():
+            merged.setdefault(k, v)
+    out = Dataset.concat(parts) if len(parts) > 1 else parts[0]
+    names = [c["name"] for c in categories.values()]
+    if classes is not None:
+        allowed = set(classes)
+        d = out._dets
+        bad = [k for k, v in enumerate(d.labels.values) if v not in allowed]
+        if bad:
+            rows = np.flatnonzero(np.isin(d.labels.codes, bad))
+            for r in rows.tolist():
+                i = int(np.searchsorted(d.offsets, r, side="right") - 1)
+                a = d.attributes[r] or {}
+                log.add(out._origins[i] or str(path), f"annotation id {a.get('coco_id')}",
+                        f"category {d.labels[r]!r} is not a declared class", out._images[i])
+            keep = np.ones(len(d), dtype=bool)
+            keep[rows] = False
+            owner = d.sample_index()
+            counts = np.bincount(owner[keep], minlength=len(out))
+            offsets = np.zeros(len(out) + 1, dtype=np.int64)
+            np.cumsum(counts, out=offsets[1:])
+            out._dets = DetectionColumns(
+                offsets, d.boxes[keep], d.labels.take(np.flatnonzero(keep)), d.scores[keep],
+                [d.attributes[r] for r in np.flatnonzero(keep).tolist()],
+            )
+        names = list(classes)
+    out.classes = names
+    out.skipped = log.items
+    out.info = {"coco": {**merged, "categories": list(categories.values())}}
+    return out
+
+
+# ----------------------------------------------------------------------------- writing
+def split_relpath(image: str, split: str | None) -> str:
+    """An image's path inside its split folder: ``train/a.jpg`` → ``a.jpg`` for split train.
+
+    Examples:
+        >>> split_relpath("train/a.jpg", "train"), split_relpath("imgs/a.jpg", "train")
+        ('a.jpg', 'imgs/a.jpg')
+    """
+    if split and image.startswith(split + "/"):
+        return image[len(split) + 1 :]
+    return image
+
+
+def _category_ids(ds: Dataset, names: list[str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The categories table and name → id: original ids kept, new names numbered after them."""
+    table: list[dict[str, Any]] = []
+    by_name: dict[str, Any] = {}
+    known = (ds.info.get("coco") or {}).get("categories") if isinstance(ds.info.get("coco"), dict) else None
+    for c in known or []:
+        if isinstance(c, dict) and isinstance(c.get("name"), str) and c["name"] not in by_name:
+            table.append(dict(c))
+            by_name[c["name"]] = c["id"]
+    used = [v for v in by_name.values() if isinstance(v, int)]
+    next_id = (max(used) + 1) if used else 1
+    for name in names:
+        if name not in by_name:
+            table.append({"id": next_id, "name": name, "supercategory": "none"})
+            by_name[name] = next_id
+            next_id += 1
+    return table, by_name
+
+
+def _unique_ints(values: list[Any]) -> bool:
+    return all(isinstance(v, int) and not isinstance(v, bool) for v in values) and len(set(values)) == len(values)
+
+
+def _json_default(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, tuple):
+        return list(v)
+    raise TypeError(f"cannot write {type(v).__name__} to COCO JSON")
+
+
+def fill_sizes(ds: Dataset) -> None:
+    """Read the size of every image whose size is unknown from its header (cached on ``ds``).
+
+    Raises:
+        FormatError: An image is missing or unreadable (the message names it).
+    """
+    from datakit.formats._imagesize import fast_image_size
+
+    todo = np.flatnonzero((ds._widths < 0) | (ds._heights < 0)).tolist()
+    for i in todo:
+        try:
+            w, h = fast_image_size(ds.root / ds._images[i])
+        except (FileNotFoundError, ValueError) as e:
+            raise FormatError(ds._origins[i] or ds._images[i], f"sample {ds._ids[i]}", str(e)) from None
+        ds._widths[i], ds._heights[i] = w, h
+
+
+def _file_dict(ds: Dataset, rows: list[int], split: str | None, cats: list[dict[str, Any]],
+               cat_id: dict[str, Any], dropped: dict[str, int]) -> dict[str, Any]:
+    coco = ds.info.get("coco") if isinstance(ds.info.get("coco"), dict) else {}
+    out: dict[str, Any] = {k: v for k, v in (coco or {}).items() if k not in ("images", "annotations", "categories")}
+    out.setdefault("info", {"description": "written by datakit"})
+    out.setdefault("licenses", [])
+    metas = [ds._metadata[i] for i in rows]
+    orig_ids = [m.get("coco_id") if m else None for m in metas]
+    image_ids = orig_ids if _unique_ints(orig_ids) else list(range(1, len(rows) + 1))
+    images = []
+    for i, iid, md in zip(rows, image_ids, metas, strict=True):
+        img: dict[str, Any] = {
+            "id": iid,
+            "file_name": split_relpath(ds._images[i], split),
+            "width": int(ds._widths[i]),
+            "height": int(ds._heights[i]),
+        }
+        if md:
+            for k, v in md.items():
+                if k == "coco_id":
+                    continue
+                if k in img or k in _DK_KEYS:
+                    dropped[f"metadata.{k}"] = dropped.get(f"metadata.{k}", 0) + 1
+                    continue
+                img[k] = v
+        label = ds._labels[i]
+        if label is not None:
+            img["label"] = label
+        if ds._tags[i]:
+            img["tags"] = list(ds._tags[i])
+        src = ds._sources[i]
+        if src not in (None, "real"):
+            img["source"] = src
+        prompt = ds._prompts[i]
+        if prompt is not None:
+            img["prefix"] = prompt
+        images.append(img)
+    d = ds._dets
+    r = np.asarray(rows, dtype=np.int64)
+    starts, ends = d.offsets[r], d.offsets[r + 1]
+    lengths = ends - starts
+    total = int(lengths.sum())
+    det_rows = (np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+                + np.arange(total)) if total else np.zeros(0, dtype=np.int64)
+    owner_ids = np.repeat(np.asarray(image_ids, dtype=object), lengths).tolist() if total else []
+    xywh = from_xyxy(d.boxes[det_rows], "xywh")
+    xywh_l = np.round(xywh, 4).tolist()
+    area = (xywh[:, 2] * xywh[:, 3]).tolist()
+    dr = det_rows.tolist()
+    attrs = [d.attributes[k] for k in dr]
+    orig = [a.get("coco_id") if a else None for a in attrs]
+    ann_ids = orig if _unique_ints(orig) else list(range(1, total + 1))
+    label_codes = d.labels.codes[det_rows].tolist()
+    code_to_id = [cat_id[v] for v in d.labels.values]
+    scores = d.scores[det_rows].tolist()
+    anns = []
+    unlabeled = 0
+    for j in range(total):
+        code = label_codes[j]
+        if code < 0:
+            unlabeled += 1
+            continue
+        ann: dict[str, Any] = {
+            "id": ann_ids[j],
+            "image_id": owner_ids[j],
+            "category_id": code_to_id[code],
+            "bbox": xywh_l[j],
+            "area": area[j],
+            "iscrowd": 0,
+        }
+        a = attrs[j]
+        if a:
+            for k, v in a.items():
+                if k != "coco_id":
+                    ann[k] = v
+        s = scores[j]
+        if not math.isnan(s):
+            ann["score"] = s
+        anns.append(ann)
+    if unlabeled:
+        dropped["detections without a label"] = dropped.get("detections without a label", 0) + unlabeled
+    out["images"] = images
+    out["annotations"] = anns
+    out["categories"] = cats
+    return out
+
+
+def write(ds: Dataset, out: str | Path, *, images: str = "copy", strict: bool = True) -> WriteResult:
+    """Write ``ds`` as COCO in the Roboflow / RF-DETR layout, atomically.
+
+    One ``<split>/_annotations.coco.json`` per split (``_annotations.coco.json`` at the top for
+    samples without a split), images placed beside it at their path inside the split. Original
+    image, annotation and category ids are reused when they are unique; sample labels, tags,
+    source, prompt and metadata become extra image keys, so COCO holds every datakit field.
+
+    Args:
+        ds: The dataset.
+        out: Output folder (replaced once complete).
+        images: ``"copy"``, ``"link"`` (hard links), ``"symlink"`` or ``"none"``.
+        strict: Raise on a missing image; otherwise skip that sample and report it.
+
+    Returns:
+        What was written and what was dropped.
+
+    Raises:
+        FormatError: A missing or unreadable image (``strict``), or one whose size is unknown.
+
+    Examples:
+        >>> import pathlib, tempfile
+        >>> from datakit import Dataset, Detection, Sample
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> ds = Dataset.from_samples([Sample("a.jpg", width=8, height=8, split="train",
+        ...     detections=[Detection("ball", (1, 1, 3, 3))])], d)
+        >>> r = write(ds, d / "coco", images="none")
+        >>> sorted(p.relative_to(r.out).as_posix() for p in r.out.rglob("*.json"))
+        ['train/_annotations.coco.json']
+    """
+    check_image_mode(images)
+    out = Path(out)
+    log = SkipLog(strict=strict)
+    if images != "none":
+        keep = missing_images(ds, log)
+        if not keep.all():
+            ds = ds.take(np.flatnonzero(keep))
+    fill_sizes(ds)
+    names = class_names(ds, detections=True)
+    cats, cat_id = _category_ids(ds, names)
+    groups: dict[str | None, list[int]] = {}
+    for i, sp in enumerate(ds._splits.tolist()):
+        groups.setdefault(sp, []).append(i)
+    dropped: dict[str, int] = {}
+    result = WriteResult(out=out)
+    result.dropped = common_losses(ds, labels=True, detections=True, metadata=True, tags=True,
+                                   source=True, prompt=True, attributes=True)
+    with atomic_dir(out) as tmp:
+        for split, rows in sorted(groups.items(), key=lambda kv: (kv[0] is not None, kv[0] or "")):
+            folder = tmp / split if split else tmp
+            data = _file_dict(ds, rows, split, cats, cat_id, dropped)
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / COCO_FILE).write_bytes(orjson.dumps(data, default=_json_default, option=orjson.OPT_SERIALIZE_NUMPY))
+            if images != "none":
+                for rel in dict.fromkeys(ds._images[i] for i in rows):
+                    place_image(ds.root / rel, folder / split_relpath(rel, split), images)
+    result.dropped.update(dropped)
+    result.samples = len(ds)
+    result.skipped = log.items
+    return result

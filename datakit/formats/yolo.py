@@ -1,0 +1,482 @@
+"""YOLO detection in the Ultralytics layout: ``images/<split>``, ``labels/<split>``, ``data.yaml``.
+
+Every label file holds one ``class cx cy w h`` line per object, normalised to [0, 1]; the class
+ids index the one ``names`` list of ``data.yaml``, shared by every split. Reading takes image
+sizes from file headers (never decoding pixels). Writing gives every image a label file (empty
+when it has no objects), and can write a classification dataset as classification-as-detection:
+one full-image box ``<class> 0.5 0.5 1.0 1.0`` per image (the Pokémon / K210 case).
+
+Examples:
+    >>> import pathlib, tempfile
+    >>> from datakit import Dataset, Sample
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> ds = Dataset.from_samples([Sample("a.jpg", label="0001", split="train", width=8, height=8)], d)
+    >>> r = write(ds, d / "yolo", images="none")
+    >>> (r.out / "labels" / "train" / "a.txt").read_text()
+    '0 0.500000 0.500000 1.000000 1.000000\\n'
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from datakit.atomic import atomic_dir
+from datakit.boxes import from_xyxy, to_xyxy
+from datakit.columns import Categorical, DetectionColumns
+from datakit.errors import FormatError, SkipLog
+from datakit.formats._common import (
+    WriteResult,
+    check_image_mode,
+    class_names,
+    common_losses,
+    lost,
+    missing_images,
+    place_image,
+)
+from datakit.images import IMAGE_EXTENSIONS
+
+if TYPE_CHECKING:
+    from datakit.dataset import Dataset
+
+YAML_NAMES = ("data.yaml", "data.yml", "dataset.yaml", "dataset.yml")
+"""File names looked for in a YOLO folder, in order."""
+
+COORD_TOLERANCE = 1e-6
+"""Normalised coordinates may exceed [0, 1] by this much (float printing)."""
+
+_SPLIT_KEYS = {"train": "train", "valid": "val", "val": "val", "validation": "val", "test": "test"}
+
+
+def find_yaml(path: str | Path) -> Path | None:
+    """The dataset YAML of a YOLO folder (or ``path`` itself when it is a YAML file)."""
+    path = Path(path)
+    if path.is_file():
+        return path if path.suffix in (".yaml", ".yml") else None
+    for name in YAML_NAMES:
+        if (path / name).is_file():
+            return path / name
+    return None
+
+
+def _names(yaml_path: Path, raw: Any) -> list[str]:
+    if isinstance(raw, list) and raw:
+        return [str(x) for x in raw]
+    if isinstance(raw, dict) and raw:
+        try:
+            ids = sorted(int(k) for k in raw)
+        except (TypeError, ValueError):
+            raise FormatError(yaml_path, "names", "expected integer class ids as keys") from None
+        if ids != list(range(len(ids))):
+            raise FormatError(yaml_path, "names", f"expected class ids 0..{len(ids) - 1}, got {ids}")
+        by_id = {int(k): str(v) for k, v in raw.items()}
+        return [by_id[i] for i in range(len(ids))]
+    raise FormatError(yaml_path, "names", f"expected a list or a dict of class names, got {raw!r}")
+
+
+def _label_path(image: str) -> str:
+    """Ultralytics' rule: the last ``/images/`` becomes ``/labels/``, the suffix ``.txt``."""
+    head, sep, tail = ("/" + image).rpartition("/images/")
+    stem = f"{head}/labels/{tail}"[1:] if sep else image
+    return os.path.splitext(stem)[0] + ".txt"
+
+
+def _list_images(folder: Path) -> list[Path]:
+    out = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith("."):
+                out.append(Path(dirpath) / name)
+    return out
+
+
+def _split_name(folder: Path, key: str) -> str:
+    if folder.name not in ("images", ""):
+        return folder.name
+    if folder.name == "images" and folder.parent.name:
+        return folder.parent.name
+    return key
+
+
+def read(
+    path: str | Path,
+    *,
+    classes: list[str] | None = None,
+    strict: bool = False,
+) -> Dataset:
+    """Read an Ultralytics YOLO dataset (its folder or its ``data.yaml``).
+
+    Splits are the ``train``/``val``/``test`` entries of the YAML (folders, or ``.txt`` lists of
+    images); a split is named after its folder (``images/valid`` → ``valid``). Images without a
+    label file have no objects. Bad lines are skipped and listed in ``dataset.skipped`` (label
+    file, line, reason): a wrong field count, a class id that is not an integer in range,
+    coordinates outside [0, 1]; so are unreadable images (with their label file).
+
+    Args:
+        path: The dataset folder or its YAML file.
+        classes: Class names replacing the YAML's ``names`` (same order as the ids).
+        strict: Raise :class:`~datakit.errors.FormatError` on the first bad line or image.
+
+    Returns:
+        The dataset, rooted at the YAML's folder.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        FormatError: No or broken YAML, or (``strict``) any bad line or image.
+
+    Examples:
+        >>> import pathlib, tempfile
+        >>> from PIL import Image
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> (d / "images" / "train").mkdir(parents=True); (d / "labels" / "train").mkdir(parents=True)
+        >>> Image.new("RGB", (100, 50)).save(d / "images" / "train" / "a.png")
+        >>> _ = (d / "labels" / "train" / "a.txt").write_text("0 0.5 0.5 0.2 0.4\\n")
+        >>> _ = (d / "data.yaml").write_text("train: images/train\\nnames: [ball]\\n")
+        >>> ds = read(d)
+        >>> ds[0].split, ds[0].detections[0].label, ds[0].detections[0].box
+        ('train', 'ball', (40.0, 15.0, 60.0, 35.0))
+    """
+    import yaml
+
+    from datakit.dataset import Dataset
+    from datakit.formats._imagesize import fast_image_size
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"dataset not found: {path}")
+    yaml_path = find_yaml(path)
+    if yaml_path is None:
+        raise FormatError(path, None, f"no YOLO dataset YAML ({', '.join(YAML_NAMES)}) found")
+    try:
+        spec = yaml.safe_load(yaml_path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise FormatError(yaml_path, None, f"not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(spec, dict):
+        raise FormatError(yaml_path, None, "expected a YAML mapping")
+    if "names" not in spec:
+        raise FormatError(yaml_path, None, "missing key 'names'")
+    names = _names(yaml_path, spec["names"]) if classes is None else list(classes)
+    nc = len(names)
+    root = yaml_path.parent
+    base = root
+    if isinstance(spec.get("path"), str) and spec["path"]:
+        p = Path(spec["path"])
+        p = p if p.is_absolute() else root / p
+        if p.is_dir():
+            base = p
+    log = SkipLog(strict=strict)
+    yaml_rel = yaml_path.name
+
+    # 1. Images of every split, as paths relative to the root.
+    entries: list[tuple[str, str]] = []  # (image relative to root, split)
+    seen: set[str] = set()
+    root_res = root.resolve()
+    for key in ("train", "val", "test"):
+        value = spec.get(key)
+        if not value:
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            if not isinstance(item, str):
+                raise FormatError(yaml_path, key, f"expected a folder or .txt path, got {item!r}")
+            loc = Path(item) if Path(item).is_absolute() else base / item
+            if item.endswith(".txt"):
+                if not loc.is_file():
+                    raise FormatError(yaml_path, key, f"image list not found: {loc}")
+                files = [
+                    (Path(x) if Path(x).is_absolute() else loc.parent / x)
+                    for x in loc.read_text(encoding="utf-8").split()
+                ]
+                split = key if key != "val" else "valid"
+            else:
+                if not loc.is_dir():
+                    raise FormatError(yaml_path, key, f"image folder not found: {loc}")
+                files = _list_images(loc)
+                split = _split_name(loc.resolve(), key)
+            for f in files:
+                try:
+                    rel = Path(os.path.abspath(f)).relative_to(root_res).as_posix()
+                except ValueError:
+                    try:
+                        rel = f.resolve().relative_to(root_res).as_posix()
+                    except ValueError:
+                        log.add(yaml_rel, key, f"image {f} is outside the dataset root {root}", str(f))
+                        continue
+                if rel not in seen:
+                    seen.add(rel)
+                    entries.append((rel, split))
+
+    # 2. Sizes from headers; unreadable images are skipped.
+    images: list[str] = []
+    splits: list[str | None] = []
+    widths: list[int] = []
+    heights: list[int] = []
+    for rel, split in entries:
+        try:
+            w, h = fast_image_size(root / rel)
+        except (FileNotFoundError, ValueError) as e:
+            log.add(_label_path(rel), None, f"image {rel}: {e}", rel)
+            continue
+        images.append(rel)
+        splits.append(split)
+        widths.append(w)
+        heights.append(h)
+    n = len(images)
+
+    # 3. Label lines: bucket by field count, parse the 5-field ones in one vectorised call.
+    five: list[str] = []
+    owner: list[int] = []
+    where: list[tuple[int, int]] = []
+    for i, rel in enumerate(images):
+        lab = _label_path(rel)
+        try:
+            with open(root / lab, encoding="utf-8") as fh:
+                text = fh.read()
+        except FileNotFoundError:
+            continue
+        except (OSError, UnicodeDecodeError) as e:
+            log.add(lab, None, f"unreadable label file ({e})", rel)
+            continue
+        for ln, line in enumerate(text.splitlines(), 1):
+            k = len(line.split())
+            if k == 5:
+                five.append(line)
+                owner.append(i)
+                where.append((i, ln))
+            elif k:
+                log.add(lab, ln, f"expected 5 fields (class cx cy w h), got {k}", rel)
+    m = len(five)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            vals = np.fromstring(" ".join(five), sep=" ") if m else np.zeros(0)
+        except ValueError:
+            vals = np.zeros(0)
+    if vals.size != 5 * m:  # a token that is not a number: parse line by line to find it
+        rows = np.full((m, 5), np.nan)
+        for j, line in enumerate(five):
+            try:
+                rows[j] = [float(t) for t in line.split()]
+            except ValueError:
+                pass
+        vals = rows
+    vals = vals.reshape(m, 5)
+    cls = vals[:, 0]
+    xywh = vals[:, 1:]
+    tol = COORD_TOLERANCE
+    not_num = ~np.isfinite(vals).all(axis=1)
+    bad_cls = ~not_num & ((cls != np.floor(cls)) | (cls < 0) | (cls >= nc))
+    bad_xy = ~not_num & ~bad_cls & ((xywh < -tol) | (xywh > 1 + tol)).any(axis=1)
+    rejected = not_num | bad_cls | bad_xy
+    if rejected.any():
+        for j in np.flatnonzero(rejected).tolist():
+            i, ln = where[j]
+            if not_num[j]:
+                reason = f"expected numbers, got {five[j].strip()!r}"
+            elif bad_cls[j]:
+                reason = f"class id {five[j].split()[0]} out of range 0..{nc - 1}"
+            else:
+                reason = f"coordinates outside [0, 1]: {five[j].strip()!r}"
+            log.add(_label_path(images[i]), ln, reason, images[i])
+        keep = ~rejected
+        cls, xywh = cls[keep], xywh[keep]
+        owner = np.asarray(owner, dtype=np.int64)[keep].tolist()
+    own = np.asarray(owner, dtype=np.int64)
+    w_arr = np.asarray(widths, dtype=np.float64)
+    h_arr = np.asarray(heights, dtype=np.float64)
+    boxes = to_xyxy(xywh, "cxcywh", normalized=True, image_size=(w_arr[own], h_arr[own]))
+    counts = np.bincount(own, minlength=n) if len(own) else np.zeros(n, dtype=np.int64)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    # ``owner`` is already in image order: label files were read image by image.
+    dets = DetectionColumns(
+        offsets, boxes, Categorical(cls.astype(np.int32), names),
+        np.full(len(own), np.nan), [None] * len(own),
+    )  # fmt: skip
+    extra = {k: v for k, v in spec.items() if k not in ("train", "val", "test", "names", "nc", "path")}
+    return Dataset._from_columns(
+        root=root, images=images, ids=[None] * n,
+        labels=Categorical.constant(None, n), splits=Categorical.from_values(splits),
+        sources=Categorical.constant(None, n), prompts=Categorical.constant(None, n),
+        origins=Categorical.constant(None, n), tags=[()] * n, metadata=[None] * n,
+        widths=np.asarray(widths, dtype=np.int32), heights=np.asarray(heights, dtype=np.int32),
+        detections=dets, classes=names, skipped=log.items,
+        info={"yolo": extra} if extra else None,
+    )  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- writing
+def _in_split(image: str, split: str) -> str:
+    """An image's path inside ``images/<split>/``: no ``images``/``labels`` folders inside it."""
+    from datakit.formats.coco import split_relpath
+
+    rel = split_relpath(image, split)
+    parts = [p for p in rel.split("/") if p not in ("images", "labels")]
+    return "/".join(parts) if parts else posixpath.basename(image)
+
+
+def write(
+    ds: Dataset,
+    out: str | Path,
+    *,
+    images: str = "copy",
+    full_image_boxes: bool | None = None,
+    strict: bool = True,
+) -> WriteResult:
+    """Write ``ds`` as an Ultralytics YOLO dataset, atomically.
+
+    ``images/<split>/…`` and ``labels/<split>/….txt`` per split (``valid`` is the YAML's
+    ``val``), and ``data.yaml`` with the one class list (:func:`class_names`: numeric labels in
+    numeric order) shared by every split. Every image gets a label file, empty when it has no
+    objects. Boxes are clipped to the image. Samples without a split go to ``train`` (with
+    ``val`` pointing to it too) when no sample has a split, else to ``unsplit``.
+
+    Args:
+        ds: The dataset.
+        out: Output folder (replaced once complete).
+        images: ``"copy"``, ``"link"`` (hard links), ``"symlink"`` or ``"none"``.
+        full_image_boxes: Write each sample's label as one full-image box ``0.5 0.5 1.0 1.0``
+            (classification as detection). ``None``: do so when the dataset has labels and no
+            detections.
+        strict: Raise on a missing image; otherwise skip that sample and report it.
+
+    Returns:
+        What was written and what YOLO could not hold (metadata, tags, sample labels, scores,
+        detection attributes).
+
+    Raises:
+        FormatError: A missing image (``strict``), or an image whose size cannot be read.
+    """
+    import yaml
+
+    from datakit.formats.coco import fill_sizes
+
+    check_image_mode(images)
+    out = Path(out)
+    log = SkipLog(strict=strict)
+    if images != "none":
+        keep = missing_images(ds, log)
+        if not keep.all():
+            ds = ds.take(np.flatnonzero(keep))
+    has_labels = bool((ds._labels.codes >= 0).any())
+    full = full_image_boxes if full_image_boxes is not None else (len(ds._dets) == 0 and has_labels)
+    result = WriteResult(out=out)
+    result.dropped = common_losses(ds, labels=full, detections=not full, metadata=False, tags=False,
+                                   source=False, prompt=False, attributes=False, scores=False)
+    if full:
+        lost(result.dropped, "detections", len(ds._dets))
+        names = class_names(ds, detections=False)
+        result.notes.append("classification as detection: one full-image box per labeled sample")
+    else:
+        names = class_names(ds, detections=True)
+    index = {c: k for k, c in enumerate(names)}
+    n = len(ds)
+
+    # One label line per object (or per labeled sample), built with vectorised arithmetic.
+    lines: list[str] = []
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    if full:
+        lab = ds._labels
+        code_map = np.asarray([index[v] for v in lab.values] + [-1], dtype=np.int64)
+        cls = code_map[lab.codes]
+        has = cls >= 0
+        np.cumsum(has, out=offsets[1:])
+        lines = [f"{c} 0.500000 0.500000 1.000000 1.000000" for c in cls[has].tolist()]
+        lost(result.dropped, "unlabeled samples (empty label file)", int((~has).sum()))
+    elif len(ds._dets):
+        fill_sizes(ds)
+        d = ds._dets
+        code_map = np.asarray([index[v] for v in d.labels.values] + [-1], dtype=np.int64)
+        cls = code_map[d.labels.codes]
+        owner = d.sample_index()
+        w = ds._widths.astype(np.float64)[owner]
+        h = ds._heights.astype(np.float64)[owner]
+        b = d.boxes.copy()
+        np.clip(b[:, 0::2], 0, w[:, None], out=b[:, 0::2])
+        np.clip(b[:, 1::2], 0, h[:, None], out=b[:, 1::2])
+        rel = from_xyxy(b, "cxcywh", normalized=True, image_size=(w, h))
+        has = cls >= 0
+        lost(result.dropped, "detections without a label", int((~has).sum()))
+        counts = np.bincount(owner[has], minlength=n)
+        np.cumsum(counts, out=offsets[1:])
+        lines = [
+            f"{c} {x:.6f} {y:.6f} {bw:.6f} {bh:.6f}"
+            for c, (x, y, bw, bh) in zip(cls[has].tolist(), rel[has].tolist(), strict=True)
+        ]
+    offs = offsets.tolist()
+
+    split_list = ds._splits.tolist()
+    any_split = any(s is not None for s in split_list)
+    unsplit = "unsplit" if any_split else "train"
+    if None in split_list:
+        result.notes.append(
+            f"samples without a split written to {unsplit}"
+            + ("" if any_split else " (val points to it too; run `datakit split` first)")
+        )
+    label_text: dict[str, list[str]] = {}
+    image_of: dict[str, str] = {}
+    taken: dict[str, str] = {}
+    for i in range(n):
+        split = split_list[i] or unsplit
+        src = ds._images[i]
+        inner = _in_split(src, split)
+        img_rel = f"images/{split}/{inner}"
+        lbl_rel = _label_path(img_rel)
+        owner_src = taken.get(img_rel)
+        if owner_src is not None and owner_src != src:  # two source images, one target name
+            stem, ext = os.path.splitext(inner)
+            k = 2
+            while f"images/{split}/{stem}_{k}{ext}" in taken:
+                k += 1
+            img_rel = f"images/{split}/{stem}_{k}{ext}"
+            lbl_rel = _label_path(img_rel)
+        taken[img_rel] = src
+        image_of[img_rel] = src
+        label_text.setdefault(lbl_rel, []).extend(lines[offs[i] : offs[i + 1]])
+    merged = n - len(label_text)
+    if merged:
+        result.notes.append(f"{merged} samples share an image with another sample: their objects were merged")
+
+    splits_present = sorted({s or unsplit for s in split_list})
+    spec: dict[str, Any] = {}
+    for s in splits_present:
+        key = _SPLIT_KEYS.get(s, s)
+        if key in spec:  # e.g. both "val" and "valid": keep both folders under one key
+            prev = spec[key]
+            spec[key] = [*prev, f"images/{s}"] if isinstance(prev, list) else [prev, f"images/{s}"]
+        else:
+            spec[key] = f"images/{s}"
+    if "val" not in spec and "train" in spec:
+        spec["val"] = spec["train"]
+    spec["nc"] = len(names)
+    spec["names"] = dict(enumerate(names))
+    with atomic_dir(out) as tmp:
+        made: set[str] = set()
+        for lbl_rel, rows in label_text.items():
+            parent = posixpath.dirname(lbl_rel)
+            if parent not in made:
+                (tmp / parent).mkdir(parents=True, exist_ok=True)
+                made.add(parent)
+            with open(tmp / lbl_rel, "w", encoding="utf-8") as f:
+                if rows:
+                    f.write("\n".join(rows) + "\n")
+        if images != "none":
+            for img_rel, src in image_of.items():
+                parent = posixpath.dirname(img_rel)
+                if parent not in made:
+                    (tmp / parent).mkdir(parents=True, exist_ok=True)
+                    made.add(parent)
+                place_image(ds.root / src, tmp / img_rel, images)
+        else:
+            for s in splits_present:
+                (tmp / "images" / s).mkdir(parents=True, exist_ok=True)
+        with open(tmp / "data.yaml", "w", encoding="utf-8") as f:
+            yaml.safe_dump(spec, f, sort_keys=False, allow_unicode=True)
+    result.samples = n
+    result.skipped = log.items
+    return result
