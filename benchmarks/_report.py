@@ -71,8 +71,10 @@ def run_isolated(code: str, python: str = sys.executable, env: dict[str, str] | 
     """
     import json
 
-    full = code + "\nimport resource as _r, json as _j, sys as _s\n" \
+    full = (
+        code + "\nimport resource as _r, json as _j, sys as _s\n"
         "_s.stderr.write('PEAK_RSS_KB=%d\\n' % _r.getrusage(_r.RUSAGE_SELF).ru_maxrss)\n"
+    )
     proc = subprocess.run([python, "-c", full], capture_output=True, text=True, env={**os.environ, **(env or {})})
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark child failed:\n{proc.stderr[-4000:]}")
@@ -109,6 +111,7 @@ def write_section(name: str, body: str) -> None:
 
 def table(header: list[str], rows: list[list[Any]]) -> str:
     """A Markdown table."""
+
     def fmt(v: Any) -> str:
         if isinstance(v, float):
             return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _report import machine, run_isolated, table, versions, write_section  # noqa: E402
+from _report import machine, run_isolated, table, versions, write_section
 
 PROMPT = "What number is on this basketball jersey? Reply with just the number, nothing else."
 COLORS = ["white", "black", "red", "blue", "navy", "yellow", "green", "purple", "orange", "grey"]
@@ -30,12 +30,18 @@ def generate(path: Path, rows: int, seed: int = 0) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as f:
         for i in range(rows):
-            row: dict[str, object] = {"image": f"img_{i:07d}.jpg", "prefix": PROMPT,
-                                      "suffix": rng.choices(labels, weights)[0]}
+            row: dict[str, object] = {
+                "image": f"img_{i:07d}.jpg",
+                "prefix": PROMPT,
+                "suffix": rng.choices(labels, weights)[0],
+            }
             r = rng.random()
             if r < 0.3:
-                row["metadata"] = {"jersey_color": rng.choice(COLORS), "number_color": rng.choice(COLORS),
-                                   "border": rng.random() < 0.5}
+                row["metadata"] = {
+                    "jersey_color": rng.choice(COLORS),
+                    "number_color": rng.choice(COLORS),
+                    "border": rng.random() < 0.5,
+                }
             if r < 0.05:
                 row["source"] = "synthetic"
                 row["tags"] = ["render"]
@@ -93,15 +99,27 @@ def main() -> None:
             for name, code in tools.items():
                 runs[name].append(run_isolated(code.format(root=str(root), file=str(file), tmp=tmp)))
                 print(name, runs[name][-1], flush=True)
-    med = {k: {m: sorted(r[m] for r in v)[len(v) // 2] for m in ("load", "filter", "group", "save", "peak_rss_mb")}
-           for k, v in runs.items()}
+    med = {
+        k: {m: sorted(r[m] for r in v)[len(v) // 2] for m in ("load", "filter", "group", "save", "peak_rss_mb")}
+        for k, v in runs.items()
+    }
     for k, v in runs.items():  # every tool saw the same rows
         if v[-1]["n"] != runs["datakit"][-1]["n"] or v[-1]["c23"] != runs["datakit"][-1]["c23"]:
             raise SystemExit(f"{k} disagrees with datakit: {v[-1]} vs {runs['datakit'][-1]}")
     dk = med["datakit"]
     fastest_peer = min(med[k]["load"] for k in med if k != "datakit")
-    rows = [[k, v["load"], v["filter"], v["group"], v["save"], v["peak_rss_mb"],
-             (v["load"] / dk["load"]) if k != "datakit" else 1.0] for k, v in med.items()]
+    rows = [
+        [
+            k,
+            v["load"],
+            v["filter"],
+            v["group"],
+            v["save"],
+            v["peak_rss_mb"],
+            (v["load"] / dk["load"]) if k != "datakit" else 1.0,
+        ]
+        for k, v in med.items()
+    ]
     targets = [
         f"- load ≤ 10 s: **{'met' if dk['load'] <= 10 else 'NOT met'}** ({dk['load']:.2f} s)",
         f"- peak RSS ≤ 2 GB: **{'met' if dk['peak_rss_mb'] <= 2048 else 'NOT met'}** ({dk['peak_rss_mb']:.0f} MiB)",
@@ -109,19 +127,21 @@ def main() -> None:
         f"- load no slower than the faster peer ({fastest_peer:.2f} s): "
         f"**{'met' if dk['load'] <= fastest_peer else 'NOT met'}** (ratio {fastest_peer / dk['load']:.2f}×)",
     ]
-    body = "\n".join([
-        "## Foundation: 1,000,000-row native JSONL (`benchmarks/bench_core.py`)",
-        "",
-        f"Machine: {machine()}  ",
-        f"Versions: {versions('datakit', 'orjson', 'numpy', 'datasets', 'pyarrow', 'pandas')}  ",
-        f"Input: {args.rows:,} seed-style rows ({size_mb:.0f} MiB; 30% with colour metadata, 5% synthetic), "
-        f"median of {args.repeat} runs, each tool in its own process.",
-        "",
-        table(["tool", "load s", "filter label s", "group count s", "save s", "peak RSS MiB", "load ratio"], rows),
-        "",
-        "Targets:",
-        *targets,
-    ])
+    body = "\n".join(
+        [
+            "## Foundation: 1,000,000-row native JSONL (`benchmarks/bench_core.py`)",
+            "",
+            f"Machine: {machine()}  ",
+            f"Versions: {versions('datakit', 'orjson', 'numpy', 'datasets', 'pyarrow', 'pandas')}  ",
+            f"Input: {args.rows:,} seed-style rows ({size_mb:.0f} MiB; 30% with colour metadata, 5% synthetic), "
+            f"median of {args.repeat} runs, each tool in its own process.",
+            "",
+            table(["tool", "load s", "filter label s", "group count s", "save s", "peak RSS MiB", "load ratio"], rows),
+            "",
+            "Targets:",
+            *targets,
+        ]
+    )
     write_section("core", body)
     print(body)
 

@@ -5,6 +5,7 @@ Examples:
     >>> ds = datakit.Dataset.from_samples([datakit.Sample("a.jpg", label="23")], root=".")
     >>> ds.count_by("label")
     {'23': 1}
+
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ __all__ = [
 ]
 
 
-def load(path: str | Path, *, format: str | None = None, **options: Any) -> Dataset:  # noqa: A002
-    """Load a dataset from ``path`` in ``format`` (detected when ``None``).
+def load(path: str | Path, *, format: str | None = None, **options: Any) -> Dataset:
+    r"""Load a dataset from ``path`` in ``format`` (detected when ``None``).
 
     Args:
         path: Dataset folder or file.
@@ -43,12 +44,13 @@ def load(path: str | Path, *, format: str | None = None, **options: Any) -> Data
     Examples:
         >>> import tempfile, pathlib
         >>> root = pathlib.Path(tempfile.mkdtemp())
-        >>> _ = (root / "annotations.jsonl").write_text('{"image": "a.jpg", "suffix": "7"}\\n')
+        >>> _ = (root / "annotations.jsonl").write_text('{"image": "a.jpg", "suffix": "7"}\n')
         >>> load(root).count_by("label")
         {'7': 1}
+
     """
     from datakit import formats
 
     if format is None:
         format = formats.detect(path) if hasattr(formats, "detect") else "jsonl"
-    return formats.get(format).read(path, **options)  # type: ignore[no-any-return]
+    return formats.get(format).read(path, **options)

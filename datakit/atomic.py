@@ -12,7 +12,7 @@ from typing import IO
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO]:  # type: ignore[type-arg]
+def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO]:
     """Open a temporary file beside ``path``; on success, move it over ``path``.
 
     Args:
@@ -26,13 +26,13 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO]:  # type: i
         ...     _ = f.write("hello")
         >>> (d / "x.txt").read_text()
         'hello'
+
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        kwargs = {"encoding": "utf-8"} if "b" not in mode else {}
-        with os.fdopen(fd, mode, **kwargs) as f:
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
@@ -67,6 +67,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         ...     _ = (tmp / "a.txt").write_text("x")
         >>> sorted(p.name for p in d.iterdir())
         ['a.txt']
+
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -44,6 +44,7 @@ def to_xyxy(
         [[10.0, 20.0, 40.0, 60.0]]
         >>> to_xyxy([[0.5, 0.5, 1.0, 1.0]], "cxcywh", normalized=True, image_size=(64, 32)).tolist()
         [[0.0, 0.0, 64.0, 32.0]]
+
     """
     b = _as_boxes(boxes).copy()
     if fmt == "xywh":
@@ -83,6 +84,7 @@ def from_xyxy(
         [[10.0, 20.0, 30.0, 40.0]]
         >>> from_xyxy([[0, 0, 64, 32]], "cxcywh", normalized=True, image_size=(64, 32)).tolist()
         [[0.5, 0.5, 1.0, 1.0]]
+
     """
     b = _as_boxes(boxes).copy()
     if normalized:
@@ -116,6 +118,7 @@ def check_box(box: object) -> str | None:
         True
         >>> check_box([5, 0, 1, 10])
         'expected x1 <= x2 and y1 <= y2, got [5.0, 0.0, 1.0, 10.0]'
+
     """
     if not isinstance(box, list | tuple) or len(box) != 4:
         return f"expected a box of 4 numbers [x1, y1, x2, y2], got {box!r}"

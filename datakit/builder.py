@@ -74,6 +74,7 @@ class DatasetBuilder:
         >>> ds = b.build(root=".")
         >>> len(ds), ds[1].detections[0].label
         (2, 'ball')
+
     """
 
     def __init__(self) -> None:
@@ -106,12 +107,11 @@ class DatasetBuilder:
         source: str = "real",
         tags: tuple[str, ...] | list[str] = _NO_TAGS,
         metadata: dict[str, Any] | None = None,
-        id: str | None = None,  # noqa: A002 - mirrors the Sample field
+        id: str | None = None,
         prompt: str | None = None,
         width: int | None = None,
         height: int | None = None,
-        detections: list[tuple[str | None, Any, float | None, dict[str, Any] | None]]
-        | None = None,
+        detections: list[tuple[str | None, Any, float | None, dict[str, Any] | None]] | None = None,
         origin: str | None = None,
     ) -> None:
         """Append one sample. Values are trusted: callers validate before adding.

@@ -21,7 +21,6 @@ from datakit import __version__
 from datakit.errors import DatakitError
 
 
-
 def core_commands() -> list[str]:
     """Module names under :mod:`datakit.commands`; each exposes ``register(subparsers)``."""
     import pkgutil
@@ -59,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _unavailable(name: str, why: str):  # type: ignore[no-untyped-def]
+def _unavailable(name: str, why: str):
     def run(args: argparse.Namespace) -> int:
         raise CommandError(f"command {name!r} is not available: {why} (install datakit[all])")
 

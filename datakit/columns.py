@@ -22,6 +22,7 @@ class Categorical:
         ([0, 1, -1, 0], ['a', 'b'])
         >>> c[3], c.counts()
         ('a', {'a': 2, 'b': 1, None: 1})
+
     """
 
     __slots__ = ("codes", "values")
@@ -77,7 +78,7 @@ class Categorical:
         except ValueError:
             return None
 
-    def mask(self, wanted: str | None | Iterable[str | None]) -> np.ndarray:
+    def mask(self, wanted: str | Iterable[str | None] | None) -> np.ndarray:
         """Boolean mask of rows whose value is ``wanted`` (or one of several values)."""
         if wanted is None or isinstance(wanted, str):
             wanted = [wanted]
@@ -139,6 +140,7 @@ class DetectionColumns:
         >>> d = DetectionColumns.empty(2)
         >>> d.count(0), len(d)
         (0, 0)
+
     """
 
     __slots__ = ("attributes", "boxes", "labels", "offsets", "scores")

@@ -27,10 +27,8 @@ FIELDS = ("split", "source", "label", "prompt", "tag", "image", "id", "detection
 
 def _unique_ids(given: Sequence[str | None], images: list[str]) -> list[str]:
     """Ids from ``given``, defaulting to the image path; repeats get ``#2``, ``#3``, ..."""
-    if all(g is None for g in given):
-        ids = images
-    else:
-        ids = [images[i] if g is None else str(g) for i, g in enumerate(given)]
+    given_any = any(g is not None for g in given)
+    ids = [images[i] if g is None else str(g) for i, g in enumerate(given)] if given_any else images
     if len(set(ids)) == len(ids):
         return ids if ids is not images else list(images)
     seen: dict[str, int] = {}
@@ -62,7 +60,26 @@ class Dataset:
         (2, {'train': 1, 'valid': 1})
         >>> [s.image for s in ds.filter(source="synthetic")]
         ['valid/b.jpg']
+
     """
+
+    root: Path
+    classes: list[str] | None
+    info: dict[str, Any]
+    skipped: list[Skip]
+    _images: list[str]
+    _ids: list[str]
+    _labels: Categorical
+    _splits: Categorical
+    _sources: Categorical
+    _prompts: Categorical
+    _origins: Categorical
+    _tags: list[tuple[str, ...]]
+    _metadata: list[dict[str, Any] | None]
+    _widths: np.ndarray
+    _heights: np.ndarray
+    _dets: DetectionColumns
+    _id_index: dict[str, int] | None
 
     def __init__(self) -> None:  # pragma: no cover - use the constructors
         raise TypeError("build a Dataset with Dataset.from_samples(), Dataset.from_jsonl() or datakit.load()")
@@ -114,8 +131,8 @@ class Dataset:
         self._dets = detections
         self.classes = list(classes) if classes is not None else None
         self.skipped = list(skipped)
-        self.info: dict[str, Any] = dict(info or {})
-        self._id_index: dict[str, int] | None = None
+        self.info = dict(info or {})
+        self._id_index = None
         return self
 
     # ----------------------------------------------------------------- constructors
@@ -131,6 +148,7 @@ class Dataset:
 
         Raises:
             PathEscapeError: A sample's image path is absolute or escapes ``root``.
+
         """
         from datakit.builder import DatasetBuilder
 
@@ -148,8 +166,7 @@ class Dataset:
                 width=s.width,
                 height=s.height,
                 detections=[
-                    (d.label, d.box, d.score, dict(d.attributes) if d.attributes else None)
-                    for d in s.detections
+                    (d.label, d.box, d.score, dict(d.attributes) if d.attributes else None) for d in s.detections
                 ],
             )
         return b.build(root, classes=classes)
@@ -191,7 +208,7 @@ class Dataset:
         dets = [
             Detection(
                 d.labels[k],
-                tuple(d.boxes[k].tolist()),  # type: ignore[arg-type]
+                tuple(d.boxes[k].tolist()),
                 None if math.isnan(d.scores[k]) else float(d.scores[k]),
                 dict(d.attributes[k] or {}),
             )
@@ -233,6 +250,7 @@ class Dataset:
 
         Raises:
             KeyError: No sample has that id (the message names it).
+
         """
         if self._id_index is None:
             self._id_index = {x: i for i, x in enumerate(self._ids)}
@@ -265,6 +283,7 @@ class Dataset:
             >>> ds = Dataset.from_samples([Sample("a.jpg", label="1", metadata={"c": "red"})], ".")
             >>> ds.column("label"), ds.column("metadata.c"), ds.column("source")
             (['1'], ['red'], ['real'])
+
         """
         cats = {"label": self._labels, "split": self._splits, "prompt": self._prompts}
         if name in cats:
@@ -281,7 +300,7 @@ class Dataset:
             arr = self._widths if name == "width" else self._heights
             return [None if v < 0 else v for v in arr.tolist()]
         if name.startswith("metadata."):
-            key = name[len("metadata."):]
+            key = name[len("metadata.") :]
             return [None if m is None else m.get(key) for m in self._metadata]
         raise KeyError(f"unknown field {name!r}; expected one of {FIELDS} or metadata.<key>")
 
@@ -321,9 +340,9 @@ class Dataset:
     def mask(
         self,
         *,
-        split: str | None | Iterable[str | None] = _MISSING,  # type: ignore[assignment]
+        split: str | Iterable[str | None] | None = _MISSING,  # type: ignore[assignment]
         source: str | Iterable[str] = _MISSING,  # type: ignore[assignment]
-        label: str | None | Iterable[str | None] = _MISSING,  # type: ignore[assignment]
+        label: str | Iterable[str | None] | None = _MISSING,  # type: ignore[assignment]
         tag: str = _MISSING,  # type: ignore[assignment]
         metadata: dict[str, Any] | None = None,
     ) -> np.ndarray:
@@ -363,6 +382,7 @@ class Dataset:
             (['b.jpg'], ['a.jpg'])
             >>> ds.filter(lambda s: s.label == "1").images
             ['a.jpg']
+
         """
         unknown = set(fields) - {"split", "source", "label", "tag", "metadata"}
         if unknown:
@@ -384,6 +404,7 @@ class Dataset:
             ...     return s
             >>> ds.map(tag_seven)[0].tags
             ['seven']
+
         """
         out = []
         for s in self:
@@ -411,6 +432,7 @@ class Dataset:
             ({'jersey_color': 'red'}, {}, {})
             >>> ds.with_column("split", ["train", "test"]).count_by("split")
             {'test': 1, 'train': 1}
+
         """
         if len(values) != len(self):
             raise ValueError(f"expected {len(self)} values for column {name!r}, got {len(values)}")
@@ -426,13 +448,15 @@ class Dataset:
                 if bad is not _MISSING:
                     raise ValueError(f"expected labels to be strings or None, got {bad!r}")
             col = Categorical.from_values(vals)
-            setattr(new, {"label": "_labels", "split": "_splits", "prompt": "_prompts", "source": "_sources"}[name], col)
+            setattr(
+                new, {"label": "_labels", "split": "_splits", "prompt": "_prompts", "source": "_sources"}[name], col
+            )
             if name == "split":  # rows no longer belong to the file they came from
                 new._origins = Categorical.constant(None, len(new))
         elif name == "tags":
             new._tags = [tuple(t) if t else () for t in values]
         elif name.startswith("metadata."):
-            key = name[len("metadata."):]
+            key = name[len("metadata.") :]
             meta: list[dict[str, Any] | None] = []
             for md, v in zip(self._metadata, values, strict=True):
                 if v is None:
@@ -452,6 +476,7 @@ class Dataset:
 
         Raises:
             ValueError: The datasets have different roots.
+
         """
         if not datasets:
             raise ValueError("concat needs at least one dataset")
@@ -503,6 +528,7 @@ class Dataset:
             ...                            Sample("c.jpg")], ".")
             >>> ds.count_by("label")
             {'7': 2, None: 1}
+
         """
         if field in ("split", "label", "prompt"):
             return {"split": self._splits, "label": self._labels, "prompt": self._prompts}[field].counts()
@@ -542,6 +568,7 @@ class Dataset:
 
         Raises:
             FileNotFoundError: The image file is missing (the message names it).
+
         """
         return load_image(self.image_path(i), mode=mode)
 
@@ -561,6 +588,7 @@ class Dataset:
         Args:
             workers: Threads used to read headers.
             errors: ``"raise"`` on a missing/unreadable image, or ``"ignore"`` to leave ``-1``.
+
         """
         todo = np.flatnonzero((self._widths < 0) | (self._heights < 0)).tolist()
 
@@ -588,7 +616,7 @@ class Dataset:
             "sources": _json_keys(self.count_by("source")),
             "labels": _json_keys(self.count_by("label")),
             "classes": self.classes,
-            "detections": int(len(self._dets)),
+            "detections": len(self._dets),
             "detection_labels": _json_keys(self._dets.labels.counts()),
             "tags": _json_keys(self.count_by("tag")),
             "skipped": [s.to_dict() for s in self.skipped],
@@ -614,6 +642,7 @@ def sort_labels(labels: Iterable[str]) -> list[str]:
     Examples:
         >>> sort_labels(["10", "2", "b", "a", "02"])
         ['02', '2', '10', 'a', 'b']
+
     """
 
     def key(s: str) -> tuple[int, float, str]:

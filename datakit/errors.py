@@ -23,6 +23,7 @@ class FormatError(DatakitError, ValueError):
         'train/annotations.jsonl:12: empty label'
         >>> str(FormatError("ann.json", "image id 7", "duplicate image id"))
         'ann.json: image id 7: duplicate image id'
+
     """
 
     def __init__(self, path: str | Path, where: int | str | None, reason: str) -> None:
@@ -53,6 +54,7 @@ class Skip:
         reason: Why it was skipped.
         image: The image the record named, when it named one (lets hygiene tools pair a
             skipped row with its valid twin).
+
     """
 
     file: str
@@ -84,15 +86,14 @@ class SkipLog:
         Traceback (most recent call last):
         ...
         datakit.errors.FormatError: a.jsonl:3: not JSON
+
     """
 
     def __init__(self, strict: bool = False) -> None:
         self.strict = strict
         self._items: list[Skip] = []
 
-    def add(
-        self, file: str, line: int | str | None, reason: str, image: str | None = None
-    ) -> None:
+    def add(self, file: str, line: int | str | None, reason: str, image: str | None = None) -> None:
         """Record one skip, or raise :class:`FormatError` in strict mode."""
         skip = Skip(file, line, reason, image)
         if self.strict:
@@ -110,7 +111,7 @@ class SkipLog:
     def __getitem__(self, i: int) -> Skip:
         return self._items[i]
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self):
         return iter(self._items)
 
     @property

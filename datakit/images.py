@@ -22,6 +22,7 @@ def image_size(path: str | Path) -> tuple[int, int]:
         >>> Image.new("RGB", (7, 5)).save(p)
         >>> image_size(p)
         (7, 5)
+
     """
     path = Path(path)
     try:
@@ -39,6 +40,7 @@ def load_image(path: str | Path, mode: str = "RGB") -> Image.Image:
     Raises:
         FileNotFoundError: The file does not exist (the message names it).
         ValueError: The file cannot be decoded (truncated, not an image).
+
     """
     path = Path(path)
     try:

@@ -30,16 +30,17 @@ def safe_relpath(path: str, base: str = "") -> str:
         Traceback (most recent call last):
         ...
         datakit.errors.PathEscapeError: path '../../x.jpg' escapes the dataset root
+
     """
     if not path:
         raise PathEscapeError("empty image path")
-    if (
-        path.startswith(("/", "\\"))
-        or PureWindowsPath(path).drive
-        or PurePosixPath(path).is_absolute()
-    ):
+    if path.startswith(("/", "\\")) or PureWindowsPath(path).drive or PurePosixPath(path).is_absolute():
         raise PathEscapeError(f"absolute path {path!r} is not allowed (paths are relative to the dataset root)")
-    joined = posixpath.normpath(posixpath.join(base, path.replace("\\", "/"))) if base else posixpath.normpath(path.replace("\\", "/"))
+    joined = (
+        posixpath.normpath(posixpath.join(base, path.replace("\\", "/")))
+        if base
+        else posixpath.normpath(path.replace("\\", "/"))
+    )
     if joined == ".." or joined.startswith("../") or joined == ".":
         raise PathEscapeError(f"path {path!r} escapes the dataset root")
     return joined
@@ -53,6 +54,7 @@ def relpath_from(target: str, folder: str) -> str:
         'a.jpg'
         >>> relpath_from("images/a.jpg", "train/synthetic")
         '../../images/a.jpg'
+
     """
     if not folder or folder == ".":
         return target

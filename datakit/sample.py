@@ -31,6 +31,7 @@ class Detection:
         Traceback (most recent call last):
         ...
         ValueError: expected x1 <= x2 and y1 <= y2, got (20.0, 10.0, 10.0, 20.0)
+
     """
 
     label: str | None
@@ -49,7 +50,7 @@ class Detection:
             raise ValueError(f"expected finite box coordinates, got {box}")
         if box[0] > box[2] or box[1] > box[3]:
             raise ValueError(f"expected x1 <= x2 and y1 <= y2, got {box}")
-        self.box = box  # type: ignore[assignment]
+        self.box = box
         if self.score is not None:
             self.score = float(self.score)
             if not 0.0 <= self.score <= 1.0:
@@ -81,6 +82,7 @@ class Sample:
         Traceback (most recent call last):
         ...
         ValueError: expected source in ('real', 'synthetic', 'pseudo'), got 'fake'
+
     """
 
     image: str

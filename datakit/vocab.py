@@ -5,6 +5,7 @@ Examples:
     (13, 'white')
     >>> nearest_color((20, 30, 90))
     'navy'
+
 """
 
 from __future__ import annotations
@@ -39,4 +40,6 @@ METADATA_FIELDS: tuple[str, ...] = ("jersey_color", "number_color", "border")
 def nearest_color(rgb: tuple[int, int, int]) -> str:
     """The vocabulary name whose representative RGB is closest (plain Euclidean in sRGB)."""
     r, g, b = rgb
-    return min(COLOR_RGB, key=lambda k: (COLOR_RGB[k][0] - r) ** 2 + (COLOR_RGB[k][1] - g) ** 2 + (COLOR_RGB[k][2] - b) ** 2)
+    return min(
+        COLOR_RGB, key=lambda k: (COLOR_RGB[k][0] - r) ** 2 + (COLOR_RGB[k][1] - g) ** 2 + (COLOR_RGB[k][2] - b) ** 2
+    )

@@ -21,8 +21,14 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 PROMPT = "What number is on this basketball jersey? Reply with just the number, nothing else."
-JERSEYS = {"white": (240, 240, 240), "navy": (25, 35, 85), "red": (190, 30, 40), "yellow": (245, 205, 40),
-           "green": (20, 120, 60), "black": (25, 25, 25)}
+JERSEYS = {
+    "white": (240, 240, 240),
+    "navy": (25, 35, 85),
+    "red": (190, 30, 40),
+    "yellow": (245, 205, 40),
+    "green": (20, 120, 60),
+    "black": (25, 25, 25),
+}
 NUMBERS = {"white": "navy", "navy": "white", "red": "white", "yellow": "navy", "green": "white", "black": "yellow"}
 # A long-tailed label distribution like the seed's (class 8: many; class 6: few).
 LABEL_WEIGHTS = {"8": 30, "23": 24, "11": 18, "3": 14, "30": 10, "0": 8, "24": 6, "13": 4, "6": 2, "77": 2}
@@ -54,8 +60,10 @@ def build_dataset(root: Path, seed: int = 0) -> Path:
             label = rng.choices(labels, weights)[0]
             jersey = rng.choice(list(JERSEYS))
             name = f"{split}_{i:04d}.jpg"
-            crop(label, jersey, rng).save(root / split / name if (root / split).is_dir() else _mkdir(root / split) / name,
-                                          quality=rng.randint(60, 95))
+            crop(label, jersey, rng).save(
+                root / split / name if (root / split).is_dir() else _mkdir(root / split) / name,
+                quality=rng.randint(60, 95),
+            )
             rows.append({"image": name, "prefix": PROMPT, "suffix": label})
             if split == "train" and i % 40 == 5:  # the seed's duplicate row with an empty suffix
                 rows.append({"image": name, "prefix": PROMPT, "suffix": ""})
@@ -89,7 +97,9 @@ def main() -> None:
     run("info", str(data))
     run("validate", str(data))
     with open(out / "info.json", "w") as f:
-        subprocess.run([str(Path(sys.executable).with_name("datakit")), "info", str(data), "--json"], check=True, stdout=f)
+        subprocess.run(
+            [str(Path(sys.executable).with_name("datakit")), "info", str(data), "--json"], check=True, stdout=f
+        )
 
     print("\n== Outputs")
     print(f"dataset:        {data}")

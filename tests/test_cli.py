@@ -17,10 +17,13 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_info_json_keys_and_counts(seed_dataset: Path) -> None:
-    write_jsonl(seed_dataset / "valid" / "annotations.jsonl", [
-        {"image": "v1.jpg", "prefix": SEED_PROMPT, "suffix": "23"},
-        {"image": "v2.jpg", "prefix": SEED_PROMPT, "suffix": ""},
-    ])
+    write_jsonl(
+        seed_dataset / "valid" / "annotations.jsonl",
+        [
+            {"image": "v1.jpg", "prefix": SEED_PROMPT, "suffix": "23"},
+            {"image": "v2.jpg", "prefix": SEED_PROMPT, "suffix": ""},
+        ],
+    )
     r = run("info", str(seed_dataset), "--json")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)  # one JSON object, nothing else on stdout
@@ -28,8 +31,9 @@ def test_info_json_keys_and_counts(seed_dataset: Path) -> None:
     assert out["splits"] == {"train": 6, "valid": 1, "test": 1}
     assert out["sources"] == {"real": 6, "synthetic": 2}
     assert out["labels"] == {"23": 3, "6": 2, "10": 2, "7": 1}
-    assert out["skipped"] == [{"file": "valid/annotations.jsonl", "line": 2, "reason": "empty label",
-                               "image": "valid/v2.jpg"}]
+    assert out["skipped"] == [
+        {"file": "valid/annotations.jsonl", "line": 2, "reason": "empty label", "image": "valid/v2.jpg"}
+    ]
 
 
 def test_info_human_summary(seed_dataset: Path) -> None:
@@ -72,8 +76,10 @@ def test_validate_decodes_every_image(seed_dataset: Path) -> None:
 
 def test_validate_reports_row_skips(tmp_path: Path) -> None:
     make_image(tmp_path / "train" / "a.jpg")
-    write_jsonl(tmp_path / "train" / "annotations.jsonl",
-                [{"image": "a.jpg", "suffix": "1"}, {"image": "../../../etc/passwd", "suffix": "1"}])
+    write_jsonl(
+        tmp_path / "train" / "annotations.jsonl",
+        [{"image": "a.jpg", "suffix": "1"}, {"image": "../../../etc/passwd", "suffix": "1"}],
+    )
     r = run("validate", str(tmp_path), "--json")
     out = json.loads(r.stdout)
     assert out["ok"] is False and out["skipped"][0]["line"] == 2

@@ -37,8 +37,22 @@ def test_network_guard_allows_loopback() -> None:
         srv.close()
 
 
-HEAVY = ("torch", "transformers", "fiftyone", "datasets", "sahi", "rfdetr", "albumentations",
-         "pandas", "scipy", "sklearn", "matplotlib", "cv2", "pycocotools", "pyarrow")
+HEAVY = (
+    "torch",
+    "transformers",
+    "fiftyone",
+    "datasets",
+    "sahi",
+    "rfdetr",
+    "albumentations",
+    "pandas",
+    "scipy",
+    "sklearn",
+    "matplotlib",
+    "cv2",
+    "pycocotools",
+    "pyarrow",
+)
 
 
 def test_import_datakit_is_light() -> None:

@@ -19,8 +19,12 @@ def ds(tmp_path: Path) -> Dataset:
         Sample("train/a.jpg", label="23", split="train", tags=["review"], metadata={"jersey_color": "white"}),
         Sample("train/b.jpg", label="7", split="train", source="synthetic", metadata={"jersey_color": "navy"}),
         Sample("valid/c.jpg", label="23", split="valid", metadata={"jersey_color": "white"}),
-        Sample("test/d.jpg", split="test", source="pseudo",
-               detections=[Detection("ball", (1, 2, 3, 4), 0.5), Detection("player", (0, 0, 9, 9))]),
+        Sample(
+            "test/d.jpg",
+            split="test",
+            source="pseudo",
+            detections=[Detection("ball", (1, 2, 3, 4), 0.5), Detection("player", (0, 0, 9, 9))],
+        ),
     ]
     return Dataset.from_samples(samples, root=tmp_path)
 
@@ -159,8 +163,12 @@ def test_columnar_storage_scales(tmp_path: Path) -> None:
 
     b = DatasetBuilder()
     for i in range(100_000):
-        b.add(f"img_{i}.jpg", label=str(i % 50), split="train",
-              detections=[("ball", (0.0, 0.0, 1.0, 1.0), 0.5, None)] if i % 2 else None)
+        b.add(
+            f"img_{i}.jpg",
+            label=str(i % 50),
+            split="train",
+            detections=[("ball", (0.0, 0.0, 1.0, 1.0), 0.5, None)] if i % 2 else None,
+        )
     ds = b.build(tmp_path)
     assert ds._labels.codes.dtype == np.int32 and len(ds._labels.values) == 50
     assert ds.detections.boxes.shape == (50_000, 4)

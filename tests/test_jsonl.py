@@ -28,16 +28,24 @@ def test_seed_layout_recursive_discovery(seed_dataset: Path) -> None:
 
 
 def test_row_source_wins_over_folder(tmp_path: Path) -> None:
-    write_jsonl(tmp_path / "train" / "synthetic" / "annotations.jsonl",
-                [{"image": "a.png", "label": "1", "source": "real"}, {"image": "b.png", "label": "1"}])
+    write_jsonl(
+        tmp_path / "train" / "synthetic" / "annotations.jsonl",
+        [{"image": "a.png", "label": "1", "source": "real"}, {"image": "b.png", "label": "1"}],
+    )
     ds = datakit.load(tmp_path)
     assert ds.column("source") == ["real", "synthetic"]
 
 
 def test_native_row_fields_round_trip(tmp_path: Path) -> None:
     row = {
-        "image": "a.jpg", "label": "ball", "source": "pseudo", "tags": ["review"], "id": "frame-7",
-        "metadata": {"video": "m.mp4", "frame": 7, "nested": {"k": [1, 2]}}, "width": 64, "height": 48,
+        "image": "a.jpg",
+        "label": "ball",
+        "source": "pseudo",
+        "tags": ["review"],
+        "id": "frame-7",
+        "metadata": {"video": "m.mp4", "frame": 7, "nested": {"k": [1, 2]}},
+        "width": 64,
+        "height": 48,
         "detections": [
             {"label": "ball", "bbox": [1.5, 2, 10, 12.25], "score": 0.8, "attributes": {"track": 3}},
             {"label": "player", "bbox": [0, 0, 5, 5]},
@@ -105,18 +113,23 @@ def test_bad_rows_are_skipped_with_file_line_reason(tmp_path: Path, line: str, r
 
 def test_seed_empty_suffix_beside_numeric_is_skipped_and_named(tmp_path: Path) -> None:
     """The seed's `KeyError: ''`: an empty-suffix row beside the valid row for the same image."""
-    write_jsonl(tmp_path / "train" / "annotations.jsonl", [
-        {"image": "x.jpg", "prefix": SEED_PROMPT, "suffix": ""},
-        {"image": "x.jpg", "prefix": SEED_PROMPT, "suffix": "23"},
-    ])
+    write_jsonl(
+        tmp_path / "train" / "annotations.jsonl",
+        [
+            {"image": "x.jpg", "prefix": SEED_PROMPT, "suffix": ""},
+            {"image": "x.jpg", "prefix": SEED_PROMPT, "suffix": "23"},
+        ],
+    )
     ds = datakit.load(tmp_path)
     assert [(s.image, s.label) for s in ds] == [("train/x.jpg", "23")]
     assert ds.skipped[0].image == "train/x.jpg" and ds.skipped[0].line == 1
 
 
 def test_declared_classes_from_argument_and_manifest(tmp_path: Path) -> None:
-    write_jsonl(tmp_path / "train" / "annotations.jsonl",
-                [{"image": "a.jpg", "suffix": "23"}, {"image": "b.jpg", "suffix": "99"}])
+    write_jsonl(
+        tmp_path / "train" / "annotations.jsonl",
+        [{"image": "a.jpg", "suffix": "23"}, {"image": "b.jpg", "suffix": "99"}],
+    )
     ds = datakit.load(tmp_path, classes=["23"])
     assert ds.images == ["train/a.jpg"]
     assert ds.skipped[0].reason == "label '99' is not a declared class"

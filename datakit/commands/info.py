@@ -7,7 +7,7 @@ import argparse
 from datakit.commands._common import add_common, emit, format_counts, format_skips, parse_classes
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``info`` command."""
     p = sub.add_parser("info", help="summarise a dataset: samples per split, source and label")
     p.add_argument("path", help="dataset folder or annotation file")
@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     options = {"strict": args.strict}
     classes = parse_classes(args.classes)
     if classes is not None:
-        options["classes"] = classes  # type: ignore[assignment]
+        options["classes"] = classes
     ds = datakit.load(args.path, format=args.format, **options)
     summary = ds.summary()
     summary["path"] = str(args.path)
@@ -35,7 +35,11 @@ def run(args: argparse.Namespace) -> int:
             f"splits:  {format_counts(summary['splits'])}",
             f"sources: {format_counts(summary['sources'])}",
             f"labels:  {len(summary['labels'])} distinct — {format_counts(summary['labels'])}",
-            *([f"detections: {summary['detections']} ({format_counts(summary['detection_labels'])})"] if summary["detections"] else []),
+            *(
+                [f"detections: {summary['detections']} ({format_counts(summary['detection_labels'])})"]
+                if summary["detections"]
+                else []
+            ),
             format_skips(summary["skipped"]),
         ]
     )

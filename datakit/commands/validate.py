@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datakit.commands._common import add_common, emit, format_skips, parse_classes
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``validate`` command."""
     p = sub.add_parser("validate", help="check every row and decode every image")
     p.add_argument("path", help="dataset folder or annotation file")
@@ -37,7 +37,9 @@ def run(args: argparse.Namespace) -> int:
     bad_images = []
     with ThreadPoolExecutor(max_workers=max(1, args.workers)) as pool:
         results = pool.map(lambda rel: verify_image(ds.root / rel), images)
-        for rel, why in zip(images, tqdm(results, total=len(images), desc="decoding", unit="img", disable=None), strict=True):
+        for rel, why in zip(
+            images, tqdm(results, total=len(images), desc="decoding", unit="img", disable=None), strict=True
+        ):
             if why is not None:
                 bad_images.append({"image": rel, "reason": why})
     skipped = [s.to_dict() for s in ds.skipped]

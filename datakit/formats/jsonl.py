@@ -1,4 +1,4 @@
-"""Native JSONL: a superset of Roboflow's multimodal JSONL, in the seed's folder layout.
+r"""Native JSONL: a superset of Roboflow's multimodal JSONL, in the seed's folder layout.
 
 Layout: ``<root>/<split>/annotations.jsonl`` with images beside (or anywhere under the root);
 every ``*.jsonl`` under the root is read, so ``train/synthetic/annotations.jsonl`` joins
@@ -23,17 +23,19 @@ Examples:
     >>> root = pathlib.Path(tempfile.mkdtemp())
     >>> (root / "train").mkdir()
     >>> _ = (root / "train" / "annotations.jsonl").write_text(
-    ...     json.dumps({"image": "a.jpg", "prefix": "What number?", "suffix": "23"}) + "\\n"
-    ...     + json.dumps({"image": "b.jpg", "prefix": "What number?", "suffix": ""}) + "\\n")
+    ...     json.dumps({"image": "a.jpg", "prefix": "What number?", "suffix": "23"}) + "\n"
+    ...     + json.dumps({"image": "b.jpg", "prefix": "What number?", "suffix": ""}) + "\n")
     >>> ds = read(root)
     >>> ds[0].image, ds[0].label, ds[0].split
     ('train/a.jpg', '23', 'train')
     >>> [(s.line, s.reason) for s in ds.skipped]
     [(2, 'empty label')]
+
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
@@ -77,6 +79,7 @@ def discover(path: str | Path) -> tuple[Path, list[Path]]:
     Raises:
         FileNotFoundError: ``path`` does not exist.
         FormatError: A folder without any ``.jsonl`` file.
+
     """
     path = Path(path)
     if not path.exists():
@@ -131,7 +134,9 @@ def _as_label(value: Any) -> tuple[str | None, str | None]:
 
 def _parse_detections(
     raw: Any, class_set: frozenset[str] | None
-) -> tuple[list[tuple[str | None, tuple[float, float, float, float], float | None, dict[str, Any] | None]] | None, str | None]:
+) -> tuple[
+    list[tuple[str | None, tuple[float, float, float, float], float | None, dict[str, Any] | None]] | None, str | None
+]:
     if not isinstance(raw, list):
         return None, f"expected detections to be a list, got {type(raw).__name__}"
     out = []
@@ -310,7 +315,11 @@ def _parse_lines(lines: list[bytes], ctx: _FileContext) -> _Chunk:
             continue
         image = row.get("image")
         if type(image) is not str or not image:
-            log.add(rel_file, lineno, "row has no image" if image in (None, "") else f"expected image to be a path string, got {image!r}")
+            log.add(
+                rel_file,
+                lineno,
+                "row has no image" if image in (None, "") else f"expected image to be a path string, got {image!r}",
+            )
             continue
         # Fast path for the common plain file name; everything else is normalised and checked.
         if "/" not in image and "\\" not in image and image not in (".", "..") and ":" not in image:
@@ -442,6 +451,7 @@ def read(
     Raises:
         FileNotFoundError: ``path`` does not exist.
         FormatError: No annotation file, a bad manifest, or (``strict``) any bad row.
+
     """
     root, files = discover(path)
     manifest = _read_manifest(root)
@@ -502,9 +512,8 @@ def _native_rows(ds: Dataset, rows: list[int], folder: str) -> Iterator[dict[str
         source = source_t[source_c[i]]
         if source is not None and source != "real":
             row["source"] = source
-        if ids[i] is not image:
-            if ids[i] != image:
-                row["id"] = ids[i]
+        if ids[i] is not image and ids[i] != image:
+            row["id"] = ids[i]
         if tags[i]:
             row["tags"] = list(tags[i])
         if meta[i]:
@@ -529,9 +538,7 @@ def _group_rows(ds: Dataset) -> dict[str, list[int]]:
     groups: dict[str, list[int]] = {}
     origins, splits, sources = ds._origins, ds._splits, ds._sources
     cache: dict[tuple[int, int, int], str] = {}
-    for i, key in enumerate(
-        zip(origins.codes.tolist(), splits.codes.tolist(), sources.codes.tolist(), strict=True)
-    ):
+    for i, key in enumerate(zip(origins.codes.tolist(), splits.codes.tolist(), sources.codes.tolist(), strict=True)):
         target = cache.get(key)
         if target is None:
             o, sp, so = key
@@ -603,16 +610,15 @@ def write(ds: Dataset, path: str | Path, *, images: str = "copy") -> Path:
 
     Raises:
         FileNotFoundError: An image to copy is missing (the message names it).
+
     """
     if images not in ("copy", "link", "none"):
         raise ValueError(f"expected images='copy', 'link' or 'none', got {images!r}")
     out = Path(path)
     if out.exists() and out.resolve() == ds.root.resolve():
-        stale = set()
-        try:
+        stale: set[str] = set()
+        with contextlib.suppress(FormatError):
             stale = {p.relative_to(out).as_posix() for p in discover(out)[1]}
-        except FormatError:
-            pass
         written = _write_annotations(ds, out)
         for rel in sorted(stale - set(written)):  # files whose samples were all removed
             atomic_write_bytes(out / rel, b"")
