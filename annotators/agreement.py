@@ -9,6 +9,7 @@ Examples:
     >>> r = agreement(["red", "red", "white", "blue"], ["red", "white", "white", None])
     >>> r["compared"], r["overall"], r["per_value"]["red"]["agreement"]
     (3, 0.6667, 0.5)
+
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ def field_agreement(ds: Dataset, field_a: str, field_b: str, *, names: Sequence[
         ...                            Sample("b.jpg", metadata={"x": "red", "y": "blue"})], ".")
         >>> field_agreement(ds, "x", "y")["overall"]
         0.5
+
     """
+
     def col(f: str) -> list[Any]:
         return ds.column(f if f.startswith("metadata.") or f in ("label", "split", "source") else f"metadata.{f}")
 

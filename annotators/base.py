@@ -25,6 +25,7 @@ Examples:
     >>> run = annotate(ds, Const(), load=lambda ds, i: None, progress=False)
     >>> run.counts(), run.apply(ds).column("metadata.jersey_color")
     ({'ok': 1}, ['red'])
+
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class Item:
         index: Its row in the dataset.
         image: The decoded image (``PIL.Image`` in RGB), or ``None`` for annotators that need none.
         label: The sample's label (OCR compares against it), or ``None``.
+
     """
 
     id: str
@@ -75,6 +77,7 @@ class Result:
         problems: Field (or ``"answer"``) → why it was not accepted.
         confidence: A score in [0, 1] when the annotator has one, else ``None`` (never a made-up 1.0).
         tags: Tags to add to the sample (e.g. ``possible_label_error``).
+
     """
 
     id: str
@@ -126,6 +129,7 @@ class Annotator:
         fields: The metadata keys the annotator writes.
         batch_size: Items per batch.
         needs_image: Whether items carry a decoded image.
+
     """
 
     name: str = "annotator"
@@ -151,8 +155,7 @@ class Annotator:
     def __enter__(self) -> Annotator:
         return self
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
 
 
@@ -166,6 +169,7 @@ class Annotations:
         results: Sample id → result.
         resumed: How many results came from the checkpoint rather than this run.
         checkpoint: The checkpoint file, if any.
+
     """
 
     annotator: str
@@ -197,6 +201,7 @@ class Annotations:
             >>> out = a.apply(ds)
             >>> out.column("metadata.jersey_color"), out.column("metadata.color_status")
             (['red', None], ['ok', 'unparseable'])
+
         """
         status_field = status_field or f"{prefix or self.annotator + '_'}status"
         got = [self.results.get(i) for i in ds.ids]
@@ -219,7 +224,7 @@ def _load(ds: Dataset, i: int) -> Any:
 
 def _batches(seq: Sequence[int], size: int) -> Iterator[list[int]]:
     for k in range(0, len(seq), size):
-        yield list(seq[k:k + size])
+        yield list(seq[k : k + size])
 
 
 def annotate(
@@ -262,6 +267,7 @@ def annotate(
         >>> ds = Dataset.from_samples([Sample("a.jpg", label="x")], ".")
         >>> annotate(ds, Upper(), progress=False).results["a.jpg"].values
         {'shout': 'X'}
+
     """
     loader = load or _load
     ck = Checkpoint.open(checkpoint, annotator.config(), restart=restart) if checkpoint else None
@@ -289,7 +295,7 @@ def annotate(
                 items.append(Item(ids[i], i, img, labels[i]))
             try:
                 prepared = annotator.prepare(items) if items else None
-            except Exception as e:  # noqa: BLE001 - reported per sample as status "error"
+            except Exception as e:
                 return items, failed, None, e
             return items, failed, prepared, None
 
@@ -311,7 +317,7 @@ def annotate(
                         if len(out) != len(items):
                             raise RuntimeError(f"{annotator.name} returned {len(out)} results for {len(items)} items")
                         batch_results += out
-                    except Exception as e:  # noqa: BLE001 - becomes status "error" below
+                    except Exception as e:
                         error = e
                 if error is not None:
                     failures += 1
@@ -330,7 +336,8 @@ def annotate(
         if ck is not None:
             ck.close()
     ordered = {sid: results[sid] for sid in ids if sid in results}
-    return Annotations(annotator.name, tuple(annotator.fields), ordered, resumed, Path(checkpoint) if checkpoint else None)
+    ck_path = Path(checkpoint) if checkpoint else None
+    return Annotations(annotator.name, tuple(annotator.fields), ordered, resumed, ck_path)
 
 
 def _one_line(e: BaseException) -> str:

@@ -14,6 +14,7 @@ Examples:
     >>> with Checkpoint.open(p, {"annotator": "color"}) as ck:
     ...     sorted(ck.done)
     ['a']
+
 """
 
 from __future__ import annotations
@@ -41,10 +42,12 @@ class Checkpoint:
         header: The configuration it was started with.
         done: Sample id → the result row recorded for it (the last row wins).
         dropped_bytes: Bytes of a torn last line cut off on open (0 after a clean stop).
+
     """
 
-    def __init__(self, path: Path, header: dict[str, Any], done: dict[str, dict[str, Any]],
-                 dropped_bytes: int, handle: Any) -> None:
+    def __init__(
+        self, path: Path, header: dict[str, Any], done: dict[str, dict[str, Any]], dropped_bytes: int, handle: Any
+    ) -> None:
         self.path = path
         self.header = header
         self.done = done
@@ -73,6 +76,7 @@ class Checkpoint:
             Traceback (most recent call last):
             ...
             datakit.errors.FormatError: ...
+
         """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -106,7 +110,8 @@ class Checkpoint:
                 raise FormatError(path, 1, "checkpoint without a header line; pass restart=True to start over")
             if got != want:
                 raise FormatError(
-                    path, 1,
+                    path,
+                    1,
                     f"checkpoint was started with {got}, not {want}; use another file or restart",
                 )
             if dropped:  # a torn last line from a crash mid-write: cut it before appending
@@ -141,6 +146,5 @@ class Checkpoint:
     def __enter__(self) -> Checkpoint:
         return self
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
         self.close()

@@ -15,6 +15,7 @@ Examples:
     >>> r = ColorAnnotator().predict(None, [Item("a", 0, im)])[0]
     >>> r.status, r.values["jersey_color"], r.values["number_color"], r.values["border"]
     ('ok', 'red', 'white', False)
+
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ _L_WEIGHT = 0.6  # lightness varies most with shading: weigh it less than hue/ch
 
 
 def _lab(rgb: np.ndarray) -> np.ndarray:
-    """sRGB uint8 (..., 3) → L*a*b* float32 (L in 0..100) via OpenCV."""
+    """SRGB uint8 (..., 3) → L*a*b* float32 (L in 0..100) via OpenCV."""
     import cv2
 
     flat = rgb.reshape(-1, 1, 3).astype(np.float32) / 255.0
@@ -42,26 +43,6 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
 
 _CENTERS = _lab(np.array([COLOR_RGB[c] for c in COLORS], dtype=np.uint8))
 _W = np.array([_L_WEIGHT, 1.0, 1.0], dtype=np.float32)
-
-
-def _blend_table(threshold: float = 14.0) -> np.ndarray:
-    """``t[i, j, k]``: colour ``k`` lies near the L*a*b* segment between ``i`` and ``j``."""
-    c = _CENTERS * _W
-    k = len(c)
-    t = np.zeros((k, k, k), dtype=bool)
-    for i in range(k):
-        for j in range(k):
-            if i == j:
-                continue
-            d = c[j] - c[i]
-            s = np.clip(((c - c[i]) @ d) / max(float(d @ d), 1e-6), 0.0, 1.0)
-            near = np.linalg.norm(c - (c[i] + s[:, None] * d), axis=1) < threshold
-            near[[i, j]] = False
-            t[i, j] = near
-    return t
-
-
-_BLEND = _blend_table()
 
 
 def _masks(size: int, ring: float, centre: float) -> tuple[np.ndarray, np.ndarray]:
@@ -102,9 +83,34 @@ def classify_pixels(crops: np.ndarray) -> np.ndarray:
         >>> px = np.array([[[[250, 250, 250], [20, 30, 80]]]], dtype=np.uint8)
         >>> [COLORS[k] for k in classify_pixels(px).ravel()]
         ['white', 'navy']
+
     """
     q = crops >> _LUT_SHIFT
     return _LUT[q[..., 0], q[..., 1], q[..., 2]]
+
+
+def _blend_table() -> np.ndarray:
+    """``t[i, j, k]``: a pixel mixing colours ``i`` and ``j`` (anti-aliasing, blur, JPEG) can read as ``k``.
+
+    Mixing happens in sRGB, so the table samples sRGB blends of the two colours, at a few
+    shading levels, and names them with the same classifier as the pixels.
+    """
+    rgb = np.array([COLOR_RGB[c] for c in COLORS], dtype=np.float32)
+    k = len(COLORS)
+    t = np.zeros((k, k, k), dtype=bool)
+    mix = np.linspace(0.1, 0.9, 17, dtype=np.float32)[:, None]
+    for i in range(k):
+        for j in range(k):
+            if i == j:
+                continue
+            samples = [np.clip(((1 - mix) * rgb[i] + mix * rgb[j]) * shade, 0, 255) for shade in (0.8, 0.9, 1.0, 1.1)]
+            names = classify_pixels(np.concatenate(samples).astype(np.uint8)[None])
+            t[i, j, np.unique(names)] = True
+            t[i, j, [i, j]] = False
+    return t
+
+
+_BLEND = _blend_table()
 
 
 class ColorAnnotator(Annotator):
@@ -122,6 +128,7 @@ class ColorAnnotator(Annotator):
     Examples:
         >>> ColorAnnotator().fields
         ('jersey_color', 'number_color', 'border')
+
     """
 
     name = "color"
@@ -186,11 +193,13 @@ class ColorAnnotator(Annotator):
         near = near.reshape(b, -1)
         ink = ~cloth & centre[None, :]
         ink_lab = np.where(ink, labels, k)  # k: "not ink"
-        ink_counts = np.bincount((ink_lab + (np.arange(b) * (k + 1))[:, None]).ravel(),
-                                 minlength=b * (k + 1)).reshape(b, k + 1)[:, :k]
+        ink_counts = np.bincount((ink_lab + (np.arange(b) * (k + 1))[:, None]).ravel(), minlength=b * (k + 1)).reshape(
+            b, k + 1
+        )[:, :k]
         touch_lab = np.where(ink & near, labels, k)
-        touch_counts = np.bincount((touch_lab + (np.arange(b) * (k + 1))[:, None]).ravel(),
-                                   minlength=b * (k + 1)).reshape(b, k + 1)[:, :k]
+        touch_counts = np.bincount(
+            (touch_lab + (np.arange(b) * (k + 1))[:, None]).ravel(), minlength=b * (k + 1)
+        ).reshape(b, k + 1)[:, :k]
         n_centre = int(centre.sum())
         out = []
         for n, it in enumerate(items):
@@ -217,9 +226,17 @@ class ColorAnnotator(Annotator):
                     number = second if t1 > t2 else first  # the outline is the one against the cloth
                 values["number_color"] = COLORS[number]
                 values["border"] = bool(outline)
-                raw += f" number={COLORS[number]} ({total / n_centre:.2f} of centre) border={str(bool(outline)).lower()}"
-            out.append(Result(
-                it.id, "invalid_value" if problems else "ok", values, raw=raw,
-                problems=problems, confidence=round(float(jersey_share[n]), 4),
-            ))
+                raw += (
+                    f" number={COLORS[number]} ({total / n_centre:.2f} of centre) border={str(bool(outline)).lower()}"
+                )
+            out.append(
+                Result(
+                    it.id,
+                    "invalid_value" if problems else "ok",
+                    values,
+                    raw=raw,
+                    problems=problems,
+                    confidence=round(float(jersey_share[n]), 4),
+                )
+            )
         return out

@@ -16,6 +16,7 @@ Examples:
     ('07', None)
     >>> normalise_digits("#12!")
     ('12', "dropped non-digit characters from '#12!'")
+
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class OCRAnnotator(Annotator):
     Examples:
         >>> OCRAnnotator.fields
         ('ocr_text', 'ocr_confidence', 'ocr_agrees')
+
     """
 
     name = "ocr"

@@ -18,6 +18,7 @@ Examples:
     >>> status, values, problems = parse_answer('{"jersey_color": "plaid", "number_color": "white"}')
     >>> status, values, sorted(problems)
     ('invalid_value', {'number_color': 'white'}, ['border', 'jersey_color'])
+
 """
 
 from __future__ import annotations
@@ -37,8 +38,7 @@ PROMPT = (
     "Look at the basketball jersey in this image. Reply with only a JSON object of the form "
     '{"jersey_color": "<color>", "number_color": "<color>", "border": true or false}, where '
     "jersey_color is the colour of the jersey fabric, number_color the colour of the digits and "
-    "border whether the digits have an outline in another colour. Use only these colours: "
-    + ", ".join(COLORS) + "."
+    "border whether the digits have an outline in another colour. Use only these colours: " + ", ".join(COLORS) + "."
 )
 """The seed's single-prompt JSON mode."""
 
@@ -53,7 +53,11 @@ SYNONYMS: dict[str, str] = {
 
 _TRUE = {"true", "yes", "y", "1"}
 _FALSE = {"false", "no", "n", "0", "none"}
-_PAIR = re.compile(r"""["']?(jersey_colou?r|number_colou?r|border)["']?\s*[:=]\s*["']?([A-Za-z][A-Za-z ]*?|true|false)["']?\s*(?=[,}\n]|$)""", re.I)
+_PAIR = re.compile(
+    r"""["']?(jersey_colou?r|number_colou?r|border)["']?\s*[:=]\s*"""
+    r"""["']?([A-Za-z][A-Za-z ]*?|true|false)["']?\s*(?=[,}\n]|$)""",
+    re.I,
+)
 
 
 def _extract_object(text: str) -> dict[str, Any] | None:
@@ -66,7 +70,7 @@ def _extract_object(text: str) -> dict[str, Any] | None:
             elif text[end] == "}":
                 depth -= 1
                 if depth == 0:
-                    chunk = text[start:end + 1]
+                    chunk = text[start : end + 1]
                     for candidate in (chunk, chunk.replace("'", '"')):
                         try:
                             obj = json.loads(candidate)
@@ -99,7 +103,7 @@ def _bool(value: Any) -> tuple[bool | None, str | None]:
 def parse_answer(
     text: str | None, fields: tuple[str, ...] = METADATA_FIELDS
 ) -> tuple[str, dict[str, Any], dict[str, str]]:
-    """Read a JSON-mode answer: ``(status, accepted values, problems)``.
+    r"""Read a JSON-mode answer: ``(status, accepted values, problems)``.
 
     ``status`` is ``ok`` (every field accepted), ``invalid_value`` (an object was found but a
     field is missing or outside the vocabulary) or ``unparseable`` (no object and no
@@ -118,6 +122,7 @@ def parse_answer(
         'invalid_value'
         >>> parse_answer("")
         ('unparseable', {}, {'answer': 'empty answer'})
+
     """
     if not text or not text.strip():
         return "unparseable", {}, {"answer": "empty answer"}
@@ -184,11 +189,12 @@ class VLMAnnotator(Annotator):
         dtype: ``auto``, ``float32``, ``float16`` or ``bfloat16``.
         split_images: Let the processor tile large images (SmolVLM's default); off by default,
             since jersey crops are small and tiling multiplies the image tokens.
-        fields: The fields asked for.
+        generation: Extra ``generate()`` arguments (e.g. ``{"min_new_tokens": 24}`` for benchmarks).
 
     Examples:
         >>> VLMAnnotator.name, VLMAnnotator.fields
         ('vlm', ('jersey_color', 'number_color', 'border'))
+
     """
 
     name = "vlm"
@@ -204,6 +210,7 @@ class VLMAnnotator(Annotator):
         device: str = "auto",
         dtype: str = "auto",
         split_images: bool = False,
+        generation: dict[str, Any] | None = None,
     ) -> None:
         if batch_size < 1 or max_new_tokens < 1:
             raise ValueError(f"expected batch_size and max_new_tokens >= 1, got {batch_size}, {max_new_tokens}")
@@ -212,14 +219,24 @@ class VLMAnnotator(Annotator):
         self.batch_size = int(batch_size)
         self.max_new_tokens = int(max_new_tokens)
         self.split_images = bool(split_images)
+        self.generation = dict(generation or {})
         self.device = pick_device(device)
         self.dtype = pick_dtype(self.device, dtype)
         self._lock = threading.Lock()  # the fast tokenizer is not safe across threads
         self._load()
 
+    processor: Any
+    model: Any
+
     def _load(self) -> None:
+        from pathlib import Path
+
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
+        local = Path(self.model_id).expanduser()
+        looks_local = self.model_id.startswith((".", "/", "~")) or local.exists()
+        if looks_local and not (local / "config.json").is_file():
+            raise FileNotFoundError(f"VLM model folder not found or without config.json: {local}")
         try:
             self.processor = AutoProcessor.from_pretrained(self.model_id)
             self.model = AutoModelForImageTextToText.from_pretrained(self.model_id, dtype=self.dtype)
@@ -244,6 +261,7 @@ class VLMAnnotator(Annotator):
         return {
             **super().config(), "model": self.model_id, "prompt": self.prompt,
             "max_new_tokens": self.max_new_tokens, "split_images": self.split_images,
+            "generation": self.generation,
         }  # fmt: skip
 
     def prepare(self, items: list[Item]) -> Any:
@@ -265,8 +283,9 @@ class VLMAnnotator(Annotator):
         if "pixel_values" in batch:
             batch["pixel_values"] = batch["pixel_values"].to(self.dtype)
         with torch.inference_mode():
-            out = self.model.generate(**batch, max_new_tokens=self.max_new_tokens, do_sample=False)
-        new = out[:, batch["input_ids"].shape[1]:].cpu()
+            kwargs = {"max_new_tokens": self.max_new_tokens, "do_sample": False, **self.generation}
+            out = self.model.generate(**batch, **kwargs)
+        new = out[:, batch["input_ids"].shape[1] :].cpu()
         with self._lock:
             return [t.strip() for t in self.processor.batch_decode(new, skip_special_tokens=True)]
 

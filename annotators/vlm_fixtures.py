@@ -13,6 +13,7 @@ Examples:
     >>> path = build_tiny_vlm(tempfile.mkdtemp())  # doctest: +SKIP
     >>> (path / "config.json").is_file()  # doctest: +SKIP
     True
+
 """
 
 from __future__ import annotations
@@ -50,9 +51,7 @@ def _tokenizer(vocab_words: tuple[str, ...]) -> Any:
 
     vocab = {t: i for i, t in enumerate(dict.fromkeys((*SPECIAL_TOKENS, *vocab_words)))}
     tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()]
-    )
+    tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()])
     tok.decoder = decoders.WordPiece(prefix="##", cleanup=False)
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok,
@@ -112,7 +111,7 @@ def _save(
         },
         scale_factor=scale_factor,
         image_token_id=tid("<image>"),
-        pad_token_id=tid("<pad>"),
+        pad_token_id=tid("<pad>"),  # type: ignore[call-arg]
     )
     with torch.random.fork_rng(devices=[]):  # seed the init without touching the caller's RNG
         torch.manual_seed(seed)
@@ -146,6 +145,7 @@ def build_tiny_vlm(path: str | Path, *, seed: int = 0) -> Path:
         >>> import tempfile
         >>> build_tiny_vlm(tempfile.mkdtemp()).name  # doctest: +SKIP
         '...'
+
     """
     return _save(
         Path(path),
@@ -180,6 +180,7 @@ def build_smolvlm2_2b(path: str | Path, *, seed: int = 0, dtype: Any = None) -> 
 
     Returns:
         The folder.
+
     """
     words = (*_WORDS, *(f"w{i}" for i in range(49280 - len(SPECIAL_TOKENS) - len(_WORDS))))
     return _save(

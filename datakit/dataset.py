@@ -184,6 +184,110 @@ class Dataset:
 
         return jsonl.read(path, classes=classes, strict=strict)
 
+    @classmethod
+    def from_coco(cls, path: str | Path, **options: Any) -> Dataset:
+        """Read a COCO JSON file or a Roboflow/RF-DETR COCO folder; see :func:`datakit.formats.coco.read`.
+
+        Examples:
+            >>> import json, pathlib, tempfile
+            >>> d = pathlib.Path(tempfile.mkdtemp())
+            >>> coco = {"images": [{"id": 1, "file_name": "a.jpg", "width": 64, "height": 48}],
+            ...         "annotations": [{"id": 1, "image_id": 1, "category_id": 3, "bbox": [4, 4, 10, 20]}],
+            ...         "categories": [{"id": 3, "name": "ball"}]}
+            >>> _ = (d / "instances.json").write_text(json.dumps(coco))
+            >>> Dataset.from_coco(d / "instances.json").count_by("detections.label")
+            {'ball': 1}
+
+        """
+        return cls.read(path, "coco", **options)
+
+    @classmethod
+    def from_yolo(cls, path: str | Path, **options: Any) -> Dataset:
+        """Read an Ultralytics YOLO dataset (folder or ``data.yaml``); see :func:`datakit.formats.yolo.read`."""
+        return cls.read(path, "yolo", **options)
+
+    @classmethod
+    def from_imagefolder(cls, path: str | Path, **options: Any) -> Dataset:
+        """Read ``[<split>/]<class>/image`` folders; see :func:`datakit.formats.imagefolder.read`."""
+        return cls.read(path, "imagefolder", **options)
+
+    @classmethod
+    def from_hf(cls, path: str | Path, **options: Any) -> Dataset:
+        """Read a Hugging Face parquet dataset folder; see :func:`datakit.formats.hf.read`."""
+        return cls.read(path, "hf", **options)
+
+    @classmethod
+    def read(cls, path: str | Path, format: str | None = None, **options: Any) -> Dataset:
+        """Read a dataset in any registered format (detected when ``format`` is ``None``).
+
+        Examples:
+            >>> import pathlib, tempfile
+            >>> d = pathlib.Path(tempfile.mkdtemp())
+            >>> _ = Dataset.from_samples([Sample("a.jpg", label="7")], d).save(d, images="none")
+            >>> len(Dataset.read(d))
+            1
+
+        """
+        from datakit import formats
+
+        return formats.get(format or formats.detect(path)).read(path, **options)
+
+    def write(self, out: str | Path, format: str, **options: Any) -> Any:
+        """Write the dataset in a registered format; returns that writer's result.
+
+        ``jsonl`` returns the output folder; the other writers a
+        :class:`~datakit.formats._common.WriteResult` listing what the format could not hold.
+
+        Examples:
+            >>> import pathlib, tempfile
+            >>> out = pathlib.Path(tempfile.mkdtemp()) / "yolo"
+            >>> ds = Dataset.from_samples([Sample("a.jpg", label="7", split="train")], ".")
+            >>> ds.write(out, "yolo", images="none").samples
+            1
+
+        """
+        from datakit import formats
+
+        return formats.get(format).write(self, out, **options)
+
+    def to_coco(self, out: str | Path, **options: Any) -> Any:
+        """Write COCO (Roboflow layout by default); see :func:`datakit.formats.coco.write`."""
+        return self.write(out, "coco", **options)
+
+    def to_yolo(self, out: str | Path, **options: Any) -> Any:
+        """Write the Ultralytics YOLO layout; see :func:`datakit.formats.yolo.write`."""
+        return self.write(out, "yolo", **options)
+
+    def to_imagefolder(self, out: str | Path, **options: Any) -> Any:
+        """Write ``<split>/<class>/image`` folders; see :func:`datakit.formats.imagefolder.write`."""
+        return self.write(out, "imagefolder", **options)
+
+    def to_hf(self, out: str | Path, **options: Any) -> Any:
+        """Write Hugging Face parquet shards with embedded images; see :func:`datakit.formats.hf.write`."""
+        return self.write(out, "hf", **options)
+
+    def to_vlm_jsonl(self, out: str | Path, **options: Any) -> Any:
+        """Write plain ``{"image", "prefix", "suffix"}`` rows for VLM fine-tuning.
+
+        See :func:`datakit.formats._plain.write` (``prompt=``, ``images=``, ``strict=``).
+        """
+        from datakit.formats import _plain
+
+        return _plain.write(self, out, **options)
+
+    def split(self, **options: Any) -> Any:
+        """Re-split stratified and grouped; returns a :class:`~datakit.splits.SplitResult`.
+
+        Examples:
+            >>> ds = Dataset.from_samples([Sample(f"{i}.jpg", label=str(i % 2)) for i in range(10)], ".")
+            >>> ds.split(ratios=(0.8, 0.2), names=("train", "valid"), seed=0).counts
+            {'train': 8, 'valid': 2}
+
+        """
+        from datakit.splits import split
+
+        return split(self, **options)
+
     def save(
         self,
         path: str | Path | None = None,

@@ -10,6 +10,7 @@ Examples:
     >>> ds = Dataset.from_samples([Sample("a.jpg", split="train", metadata={"border": True})], ".")
     >>> audit(ds, by=("split",))["degenerate_fields"][0]["field"]
     'border'
+
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ Examples:
     >>> files = write_plots(audit(ds, by=("split",)), pathlib.Path(tempfile.mkdtemp()))
     >>> sorted(p.name for p in files)[:2]
     ['annotation_coverage.png', 'jersey_color_by_class.png']
+
 """
 
 from __future__ import annotations
@@ -26,10 +27,22 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "field"
 
 
-def _figure(w: float, h: float) -> Any:
+def _figure(
+    w: float, h: float, *, left: float = 0.8, bottom: float = 0.9, right: float = 0.3, top: float = 0.45
+) -> Any:
+    """A figure with fixed margins in inches (a constrained layout costs a second text pass)."""
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(w, h), dpi=100, layout="constrained")
+    fig = Figure(figsize=(w, h), dpi=100)
+    fig.subplots_adjust(
+        left=min(0.6, left / w), right=1 - min(0.3, right / w), bottom=min(0.6, bottom / h), top=1 - min(0.3, top / h)
+    )
+    return fig
+
+
+def _text_in(labels: list[str], size: float = 8.0) -> float:
+    """Inches taken by the longest label at font ``size``."""
+    return 0.15 + 0.6 * size / 72 * max((len(x) for x in labels), default=1)
 
 
 def _plot_groups(a: dict[str, Any]) -> list[str]:
@@ -48,7 +61,9 @@ def _distribution(a: dict[str, Any], field: str, path: Path) -> None:
     info = a["fields"][field]
     values = info["values"][:MAX_VALUES]
     groups = _plot_groups(a)
-    fig = _figure(max(6.0, 0.45 * len(values) * max(1, len(groups)) / 2 + 3), 4.5)
+    fig = _figure(
+        max(6.0, 0.45 * len(values) * max(1, len(groups)) / 2 + 3), 4.5, bottom=0.4 + 0.7 * _text_in(values, 10)
+    )
     ax = fig.add_subplot()
     x = np.arange(len(values))
     width = 0.8 / max(1, len(groups))
@@ -62,12 +77,29 @@ def _distribution(a: dict[str, Any], field: str, path: Path) -> None:
     fig.savefig(path)
 
 
-def _heatmap(rows: list[str], cols: list[str], counts: dict[str, dict[str, int]], title: str,
-             xlabel: str, ylabel: str, path: Path) -> None:
+def _heatmap(
+    rows: list[str],
+    cols: list[str],
+    counts: dict[str, dict[str, int]],
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    path: Path,
+    *,
+    row_percent: bool = False,
+) -> None:
     import numpy as np
 
     m = np.array([[counts.get(r, {}).get(c, 0) for c in cols] for r in rows], dtype=float)
-    fig = _figure(max(5.0, 0.45 * len(cols) + 2.5), max(3.0, 0.22 * len(rows) + 1.8))
+    if row_percent:  # share of each row, so small classes are as readable as large ones
+        m = 100 * m / np.maximum(m.sum(1, keepdims=True), 1)
+    fig = _figure(
+        max(5.0, 0.45 * len(cols) + 2.5),
+        max(3.0, 0.16 * len(rows) + 1.8),
+        left=0.45 + _text_in(rows),
+        bottom=0.45 + 0.75 * _text_in(cols),
+        right=0.2,
+    )
     ax = fig.add_subplot()
     im = ax.imshow(m if m.size else np.zeros((1, 1)), aspect="auto", cmap="viridis")
     ax.set_xticks(range(len(cols)), cols, rotation=45, ha="right", fontsize=8)
@@ -77,8 +109,15 @@ def _heatmap(rows: list[str], cols: list[str], counts: dict[str, dict[str, int]]
         for i in range(m.shape[0]):
             for j in range(m.shape[1]):
                 if m[i, j]:
-                    ax.text(j, i, f"{int(m[i, j])}", ha="center", va="center", fontsize=6,
-                            color="black" if m[i, j] > top / 2 else "white")
+                    ax.text(
+                        j,
+                        i,
+                        f"{m[i, j]:.0f}",
+                        ha="center",
+                        va="center",
+                        fontsize=6,
+                        color="black" if m[i, j] > top / 2 else "white",
+                    )
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -91,12 +130,13 @@ def _coverage(a: dict[str, Any], path: Path) -> None:
 
     fields = list(a["fields"])
     groups = _plot_groups(a)
-    fig = _figure(max(6.0, 1.2 * len(fields) + 3), 4.0)
+    fig = _figure(max(6.0, 1.2 * len(fields) + 3), 4.0, bottom=0.6)
     ax = fig.add_subplot()
     x = np.arange(len(fields))
     width = 0.8 / max(1, len(groups))
     for k, g in enumerate(groups):
-        ax.bar(x + k * width - 0.4 + width / 2, [a["fields"][f]["coverage"][g]["percent"] for f in fields], width, label=g)
+        pct = [a["fields"][f]["coverage"][g]["percent"] for f in fields]
+        ax.bar(x + k * width - 0.4 + width / 2, pct, width, label=g)
     ax.set_xticks(x, fields)
     ax.set_ylim(0, 105)
     ax.set_ylabel("% of samples annotated")
@@ -124,8 +164,16 @@ def write_plots(a: dict[str, Any], out: str | Path) -> list[Path]:
         classes = list(info["by_class"])[:MAX_CLASSES]
         if classes:
             p = out / f"{_safe(field)}_by_class.png"
-            _heatmap(classes, info["values"][:MAX_VALUES], info["by_class"], f"{field} by class",
-                     field, "class", p)
+            _heatmap(
+                classes,
+                info["values"][:MAX_VALUES],
+                info["by_class"],
+                f"{field} by class (% of each class)",
+                field,
+                "class",
+                p,
+                row_percent=True,
+            )
             files.append(p)
     for name, combo in a["combinations"].items():
         rows = [v for v in a["fields"][combo["rows"]]["values"] if v in combo["counts"]][:MAX_VALUES]

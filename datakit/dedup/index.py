@@ -38,16 +38,25 @@ def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     Examples:
         >>> hamming(np.array([0b1011], np.uint64), np.array([0b0001], np.uint64)).tolist()
         [2]
+
     """
     return np.bitwise_count(np.bitwise_xor(a, b)).astype(np.int64)
 
 
-def radius_pairs(codes: np.ndarray, radius: int, *, block: int = 1 << 20) -> np.ndarray:
+def radius_pairs(
+    codes: np.ndarray,
+    radius: int,
+    *,
+    views: np.ndarray | None = None,
+    block: int = 1 << 20,
+) -> np.ndarray:
     """Every pair ``(i, j)``, ``i < j``, of 64-bit hashes within Hamming ``radius``.
 
     Args:
         codes: ``(N,)`` uint64 hashes.
         radius: Largest distance reported, ``0..MAX_RADIUS``.
+        views: Optional ``(N, V)`` uint64 extra hashes per item; then ``(i, j)`` is reported
+            when ``codes[i]`` is within ``radius`` of any of ``views[j]`` or the reverse.
         block: Candidate pairs checked at once (bounds memory).
 
     Returns:
@@ -62,6 +71,7 @@ def radius_pairs(codes: np.ndarray, radius: int, *, block: int = 1 << 20) -> np.
         [[0, 2], [0, 3]]
         >>> radius_pairs(codes, 3).tolist()
         [[0, 1], [0, 2], [0, 3], [1, 3], [2, 3]]
+
     """
     if not 0 <= radius <= MAX_RADIUS:
         raise ValueError(f"expected radius in 0..{MAX_RADIUS}, got {radius}")
@@ -69,12 +79,22 @@ def radius_pairs(codes: np.ndarray, radius: int, *, block: int = 1 << 20) -> np.
     n = len(codes)
     if n < 2:
         return np.zeros((0, 2), dtype=np.int64)
+    if views is None:
+        db, owner = codes, np.arange(n, dtype=np.int64)
+    else:
+        views = np.ascontiguousarray(views, dtype=np.uint64)
+        if views.ndim != 2 or views.shape[0] != n:
+            raise ValueError(f"expected views of shape ({n}, V), got {views.shape}")
+        db = views.reshape(-1)
+        owner = np.repeat(np.arange(n, dtype=np.int64), views.shape[1])
     masks = _masks(radius // CHUNKS)
     found: list[np.ndarray] = []
     for c in range(CHUNKS):
-        chunk = ((codes >> np.uint64(c * CHUNK_BITS)) & np.uint64(0xFFFF)).astype(np.int64)
-        order = np.argsort(chunk, kind="stable")
-        sorted_vals = chunk[order]
+        shift = np.uint64(c * CHUNK_BITS)
+        chunk = ((codes >> shift) & np.uint64(0xFFFF)).astype(np.int64)
+        db_chunk = ((db >> shift) & np.uint64(0xFFFF)).astype(np.int64)
+        order = np.argsort(db_chunk, kind="stable")
+        sorted_vals = db_chunk[order]
         for m in masks.tolist():
             q = chunk ^ m
             lo = np.searchsorted(sorted_vals, q, side="left")
@@ -92,12 +112,14 @@ def radius_pairs(codes: np.ndarray, radius: int, *, block: int = 1 << 20) -> np.
                 k = cnt[sel]
                 i = np.repeat(sel, k)
                 offs = np.arange(int(k.sum())) - np.repeat(np.cumsum(k) - k, k)
-                j = order[np.repeat(lo[sel], k) + offs]
-                keep = i < j
-                i, j = i[keep], j[keep]
-                ok = hamming(codes[i], codes[j]) <= radius
+                e = order[np.repeat(lo[sel], k) + offs]
+                j = owner[e]
+                keep = i != j
+                i, j, e = i[keep], j[keep], e[keep]
+                ok = hamming(codes[i], db[e]) <= radius
                 if ok.any():
-                    found.append(np.stack([i[ok], j[ok]], axis=1))
+                    a, b = i[ok], j[ok]
+                    found.append(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1))
                 start = stop
     if not found:
         return np.zeros((0, 2), dtype=np.int64)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-DEFAULT_RADIUS = 12
+DEFAULT_RADIUS = 10
 """Default Hamming radius of the perceptual-hash candidate search (of 64 bits)."""
 
 DEFAULT_MIN_SCORE = 0.85
@@ -19,8 +19,10 @@ DEFAULT_MIN_SCORE = 0.85
 _SCALES = (1.0, 0.95, 0.9)
 
 
-def aligned_score(a: np.ndarray, b: np.ndarray) -> float:
+def aligned_score(a: np.ndarray, b: np.ndarray, stop_at: float = 2.0) -> float:
     """Best normalised correlation of two 32×32 thumbnails over small shifts and scales.
+
+    The search stops early once the score reaches ``stop_at``.
 
     Examples:
         >>> rng = np.random.default_rng(0)
@@ -29,6 +31,7 @@ def aligned_score(a: np.ndarray, b: np.ndarray) -> float:
         1.0
         >>> aligned_score(a, (rng.random((32, 32)) * 255).astype(np.uint8)) < 0.6
         True
+
     """
     import cv2
 
@@ -48,11 +51,26 @@ def aligned_score(a: np.ndarray, b: np.ndarray) -> float:
                 else:
                     score = float(cv2.matchTemplate(big, t, cv2.TM_CCOEFF_NORMED).max())
                 best = max(best, score)
+                if best >= stop_at:  # good enough: skip the other alignments
+                    return min(best, 1.0)
     return min(best, 1.0)
 
 
-def verify_pairs(thumbs: list[np.ndarray], pairs: np.ndarray, min_score: float) -> tuple[np.ndarray, np.ndarray]:
+def _score_chunk(args: tuple[np.ndarray, np.ndarray, float]) -> np.ndarray:
+    a, b, min_score = args
+    return np.array([aligned_score(x, y, stop_at=min_score) for x, y in zip(a, b, strict=True)])
+
+
+def verify_pairs(
+    thumbs: list[np.ndarray] | np.ndarray,
+    pairs: np.ndarray,
+    min_score: float,
+    *,
+    workers: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
     """Keep the candidate pairs whose aligned score is at least ``min_score``.
+
+    Many pairs are scored in a process pool of ``workers``.
 
     Returns:
         ``(kept_pairs, their_scores)``.
@@ -62,9 +80,22 @@ def verify_pairs(thumbs: list[np.ndarray], pairs: np.ndarray, min_score: float) 
         >>> kept, scores = verify_pairs([t, t.T, t], np.array([[0, 1], [0, 2]]), 0.9)
         >>> kept.tolist()
         [[0, 2]]
+
     """
     if len(pairs) == 0:
         return pairs.reshape(0, 2), np.zeros(0)
-    scores = np.array([aligned_score(thumbs[i], thumbs[j]) for i, j in pairs.tolist()])
+    if workers > 1 and len(pairs) >= 4000:
+        from concurrent.futures import ProcessPoolExecutor
+
+        step = 2000
+        jobs = [
+            (np.stack([thumbs[i] for i in pairs[s:s + step, 0]]), np.stack([thumbs[j] for j in pairs[s:s + step, 1]]),
+             min_score)
+            for s in range(0, len(pairs), step)
+        ]  # fmt: skip
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            scores = np.concatenate(list(pool.map(_score_chunk, jobs)))
+    else:
+        scores = np.array([aligned_score(thumbs[i], thumbs[j], stop_at=min_score) for i, j in pairs.tolist()])
     ok = scores >= min_score
     return pairs[ok], scores[ok]

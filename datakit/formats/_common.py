@@ -28,6 +28,7 @@ class WriteResult:
         dropped: Field → number of samples (or objects) whose value the format cannot hold.
         skipped: Samples not written at all, and why.
         notes: Other things worth telling the user (full-image boxes written, ...).
+
     """
 
     out: Path
@@ -68,6 +69,7 @@ def class_names(ds: Dataset, *, detections: bool | None = None) -> list[str]:
         >>> ds = Dataset.from_samples([Sample("b.jpg", label="0002"), Sample("a.jpg", label="0001")], ".")
         >>> class_names(ds)
         ['0001', '0002']
+
     """
     from datakit.dataset import sort_labels
 
@@ -118,8 +120,7 @@ def missing_images(ds: Dataset, log: SkipLog) -> np.ndarray:
             ok = checked[rel] = isfile(root / rel)
         if not ok:
             keep[i] = False
-            origin = ds._origins[i] or rel
-            log.add(origin, sample_where(ds, i), f"image not found: {root / rel}", rel)
+            log.add(ds._origins[i] or str(root / rel), sample_where(ds, i), "image not found", rel)
     return keep
 
 
@@ -137,9 +138,18 @@ def lost(counts: dict[str, int], key: str, n: int) -> None:
         counts[key] = counts.get(key, 0) + int(n)
 
 
-def common_losses(ds: Dataset, *, labels: bool, detections: bool, metadata: bool,
-                  tags: bool, source: bool, prompt: bool, attributes: bool,
-                  scores: bool = True) -> dict[str, int]:
+def common_losses(
+    ds: Dataset,
+    *,
+    labels: bool,
+    detections: bool,
+    metadata: bool,
+    tags: bool,
+    source: bool,
+    prompt: bool,
+    attributes: bool,
+    scores: bool = True,
+) -> dict[str, int]:
     """Count the samples (or objects) holding fields that a target format cannot store.
 
     Each keyword says whether the format *can* hold that field.

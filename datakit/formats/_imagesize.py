@@ -7,7 +7,9 @@ falls back to Pillow only for layouts it does not know (TIFF, exotic JPEGs).
 
 from __future__ import annotations
 
+import os
 import struct
+from collections.abc import Callable
 from pathlib import Path
 
 from datakit.images import image_size as _pil_image_size
@@ -15,11 +17,10 @@ from datakit.images import image_size as _pil_image_size
 _HEAD = 512
 
 
-def _jpeg_size(f: object, head: bytes) -> tuple[int, int] | None:
-    """Walk JPEG markers to the first SOFn segment."""
+def _jpeg_size(read: Callable[[int], bytes], head: bytes) -> tuple[int, int] | None:
+    """Walk JPEG markers to the first SOFn segment (``read(n)`` returns the next bytes)."""
     data = head
     pos = 2
-    read = f.read  # type: ignore[attr-defined]
     while True:
         while len(data) < pos + 9:
             more = read(4096)
@@ -64,28 +65,32 @@ def fast_image_size(path: str | Path) -> tuple[int, int]:
         >>> Image.new("RGB", (31, 17)).save(p)
         >>> fast_image_size(p)
         (31, 17)
+
     """
     try:
-        with open(path, "rb") as f:
-            head = f.read(_HEAD)
-            size: tuple[int, int] | None = None
-            if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
-                w, h = struct.unpack(">II", head[16:24])
-                size = (int(w), int(h))
-            elif head[:2] == b"\xff\xd8":
-                size = _jpeg_size(f, head)
-            elif head[:6] in (b"GIF87a", b"GIF89a"):
-                w, h = struct.unpack("<HH", head[6:10])
-                size = (int(w), int(h))
-            elif head[:2] == b"BM" and len(head) >= 26:
-                w, h = struct.unpack("<ii", head[18:26])
-                size = (abs(int(w)), abs(int(h)))
-            elif head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-                size = None  # three WebP flavours: let Pillow do it
+        fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
         raise FileNotFoundError(f"image not found: {path}") from None
+    size: tuple[int, int] | None = None
+    try:
+        head = os.read(fd, _HEAD)
+        if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+            w, h = struct.unpack(">II", head[16:24])
+            size = (int(w), int(h))
+        elif head[:2] == b"\xff\xd8":
+            size = _jpeg_size(lambda n: os.read(fd, n), head)
+        elif head[:6] in (b"GIF87a", b"GIF89a"):
+            w, h = struct.unpack("<HH", head[6:10])
+            size = (int(w), int(h))
+        elif head[:2] == b"BM" and len(head) >= 26:
+            w, h = struct.unpack("<ii", head[18:26])
+            size = (abs(int(w)), abs(int(h)))
     except IsADirectoryError:
         raise ValueError(f"{path}: not a readable image (a folder)") from None
+    except struct.error:
+        size = None  # a truncated header: Pillow decides
+    finally:
+        os.close(fd)
     if size is not None and size[0] > 0 and size[1] > 0:
         return size
     return _pil_image_size(path)

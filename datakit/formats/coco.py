@@ -27,10 +27,12 @@ Examples:
     >>> ds = read(d / "ann.json")
     >>> ds[0].detections[0].label, ds[0].detections[0].box, ds[0].metadata["coco_id"]
     ('ball', (4.0, 4.0, 14.0, 24.0), 7)
+
 """
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,10 +56,14 @@ from datakit.paths import safe_relpath
 from datakit.sample import SOURCES
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from datakit.dataset import Dataset
 
 COCO_FILE = "_annotations.coco.json"
 """The per-split file name of the Roboflow / RF-DETR layout."""
+
+_ANN_CHUNK = 65536
 
 BOX_TOLERANCE = 1.0
 """Pixels a box may overhang the image before it counts as outside it (rounding in real files)."""
@@ -85,6 +91,7 @@ def discover(path: str | Path, images: str | Path | None = None) -> tuple[Path, 
         >>> root, files = discover(d)
         >>> [(f.name, base, split) for f, base, split in files]
         [('_annotations.coco.json', 'train', 'train')]
+
     """
     path = Path(path)
     if not path.exists():
@@ -100,6 +107,14 @@ def discover(path: str | Path, images: str | Path | None = None) -> tuple[Path, 
     for sub in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
         if (sub / COCO_FILE).is_file():
             found.append((sub / COCO_FILE, sub.name, sub.name))
+    annotations = path / "annotations"
+    if not found and images is None and annotations.is_dir():
+        # COCO's own layout: annotations/instances_<name>.json beside the image folder <name>/.
+        for f in sorted(annotations.glob("instances_*.json")):
+            name = f.stem[len("instances_") :]
+            found.append((f, name if (path / name).is_dir() else "", name or None))
+        if found:
+            return path, found
     if not found:
         candidates = sorted(p for p in path.glob("*.json") if p.name != "datakit.json")
         candidates += sorted((path / "annotations").glob("*.json")) if (path / "annotations").is_dir() else []
@@ -111,10 +126,15 @@ def discover(path: str | Path, images: str | Path | None = None) -> tuple[Path, 
 
 
 def _load_json(path: Path) -> dict[str, Any]:
+    # The standard library's parser, not orjson: on a 100 MB COCO file orjson's objects take
+    # ~290 MiB more memory (measured), and parsing is a small part of a conversion.
     try:
-        data = orjson.loads(path.read_bytes())
-    except orjson.JSONDecodeError as e:
-        raise FormatError(path, None, f"not valid JSON ({e})") from None
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except json.JSONDecodeError as e:
+        raise FormatError(path, e.lineno, f"not valid JSON ({e.msg} at column {e.colno})") from None
+    except UnicodeDecodeError as e:
+        raise FormatError(path, None, f"not UTF-8 text ({e})") from None
     if not isinstance(data, dict):
         raise FormatError(path, None, f"expected a COCO JSON object, got {type(data).__name__}")
     for key in ("images",):
@@ -171,6 +191,7 @@ def _read_file(
     sources: list[str | None] = []
     prompts: list[str | None] = []
     index: dict[Any, int] = {}
+    rejected_ids: set[Any] = set()
     for k, img in enumerate(data["images"]):
         if not isinstance(img, dict):
             log.add(origin, f"image #{k}", f"expected an object, got {type(img).__name__}")
@@ -178,6 +199,8 @@ def _read_file(
         missing = [key for key in _IMAGE_KEYS if key not in img]
         iid = img.get("id")
         where = f"image id {iid}" if "id" in img else f"image #{k}"
+        if iid not in index and isinstance(iid, int | str) and not isinstance(iid, bool):
+            rejected_ids.add(iid)  # until accepted below
         if missing:
             log.add(origin, where, f"missing key(s) {missing}")
             continue
@@ -213,6 +236,7 @@ def _read_file(
         if prompt is not None and not isinstance(prompt, str):
             img["prefix"], prompt = prompt, None
         img["coco_id"] = iid
+        rejected_ids.discard(iid)
         index[iid] = len(images)
         images.append(rel)
         metadata.append(img)
@@ -239,15 +263,18 @@ def _read_file(
             bb = a.pop("bbox")
         except KeyError as e:
             aid = a.get("id")
-            log.add(origin, f"annotation id {aid}" if aid is not None else f"annotation #{k}",
-                    f"missing key {e.args[0]!r}")
+            log.add(
+                origin, f"annotation id {aid}" if aid is not None else f"annotation #{k}", f"missing key {e.args[0]!r}"
+            )
             continue
         i = index.get(iid)
         c = cat_code.get(cid)
         if i is None or c is None or type(bb) is not list or len(bb) != 4:
             aid = a.get("id")
             where = f"annotation id {aid}" if aid is not None else f"annotation #{k}"
-            if i is None:
+            if i is None and iid in rejected_ids:
+                log.add(origin, where, f"its image (id {iid!r}) was skipped")
+            elif i is None:
                 log.add(origin, where, f"image id {iid!r} is not in 'images'")
             elif c is None:
                 log.add(origin, where, f"unknown category id {cid!r}")
@@ -277,7 +304,7 @@ def _read_file(
     ii = np.asarray(img_idx, dtype=np.int64)
     w_arr = np.asarray(widths, dtype=np.float64)[ii] if m else np.zeros(0)
     h_arr = np.asarray(heights, dtype=np.float64)[ii] if m else np.zeros(0)
-    bad = ~np.isfinite(raw).all(axis=1)
+    bad = np.asarray(~np.isfinite(raw).all(axis=1), dtype=bool)
     bad[bad_type] = True
     neg = (raw[:, 2] < 0) | (raw[:, 3] < 0)
     tol = BOX_TOLERANCE
@@ -295,14 +322,14 @@ def _read_file(
             elif neg[j]:
                 reason = f"negative box width or height in bbox {bbs[j]!r}"
             else:
-                reason = (f"bbox {bbs[j]!r} lies outside the {int(w_arr[j])}x{int(h_arr[j])} image "
-                          f"{images[img_idx[j]]}")
+                reason = f"bbox {bbs[j]!r} lies outside the {int(w_arr[j])}x{int(h_arr[j])} image {images[img_idx[j]]}"
             log.add(origin, where, reason, images[img_idx[j]])
         keep = np.flatnonzero(~rejected)
         raw, ii = raw[keep], ii[keep]
         kl = keep.tolist()
         codes = [codes[j] for j in kl]
         attrs = [attrs[j] for j in kl]
+    del bbs, wheres, img_idx, w_arr, h_arr  # the bbox lists are in ``raw`` now: free them early
     m = len(raw)
     # Optional per-annotation score, then sort objects by image (stable: file order is kept).
     scores = np.full(m, np.nan)
@@ -331,7 +358,7 @@ def _read_file(
         splits=Categorical.constant(split, n),
         sources=Categorical.from_values(sources),
         prompts=Categorical.from_values(prompts),
-        origins=Categorical.constant(origin, n),
+        origins=Categorical.constant(None, n),  # not a JSONL file: the native writer must not reuse it
         tags=tags,
         metadata=metadata,
         widths=np.asarray(widths, dtype=np.int32),
@@ -381,6 +408,7 @@ def read(
         ...     {"id": 1, "file_name": "x.jpg", "width": 8, "height": 8}], "categories": []}))
         >>> len(read(d / "a.json")), read(d / "a.json").info["coco"]["categories"]
         (1, [])
+
     """
     from datakit.dataset import Dataset
 
@@ -411,8 +439,12 @@ def read(
             for r in rows.tolist():
                 i = int(np.searchsorted(d.offsets, r, side="right") - 1)
                 a = d.attributes[r] or {}
-                log.add(out._origins[i] or str(path), f"annotation id {a.get('coco_id')}",
-                        f"category {d.labels[r]!r} is not a declared class", out._images[i])
+                log.add(
+                    out._origins[i] or str(path),
+                    f"annotation id {a.get('coco_id')}",
+                    f"category {d.labels[r]!r} is not a declared class",
+                    out._images[i],
+                )
             keep = np.ones(len(d), dtype=bool)
             keep[rows] = False
             owner = d.sample_index()
@@ -420,7 +452,10 @@ def read(
             offsets = np.zeros(len(out) + 1, dtype=np.int64)
             np.cumsum(counts, out=offsets[1:])
             out._dets = DetectionColumns(
-                offsets, d.boxes[keep], d.labels.take(np.flatnonzero(keep)), d.scores[keep],
+                offsets,
+                d.boxes[keep],
+                d.labels.take(np.flatnonzero(keep)),
+                d.scores[keep],
                 [d.attributes[r] for r in np.flatnonzero(keep).tolist()],
             )
         names = list(classes)
@@ -437,6 +472,7 @@ def split_relpath(image: str, split: str | None) -> str:
     Examples:
         >>> split_relpath("train/a.jpg", "train"), split_relpath("imgs/a.jpg", "train")
         ('a.jpg', 'imgs/a.jpg')
+
     """
     if split and image.startswith(split + "/"):
         return image[len(split) + 1 :]
@@ -479,6 +515,7 @@ def fill_sizes(ds: Dataset) -> None:
 
     Raises:
         FormatError: An image is missing or unreadable (the message names it).
+
     """
     from datakit.formats._imagesize import fast_image_size
 
@@ -491,8 +528,14 @@ def fill_sizes(ds: Dataset) -> None:
         ds._widths[i], ds._heights[i] = w, h
 
 
-def _file_dict(ds: Dataset, rows: list[int], split: str | None, cats: list[dict[str, Any]],
-               cat_id: dict[str, Any], dropped: dict[str, int]) -> dict[str, Any]:
+def _file_dict(
+    ds: Dataset,
+    rows: list[int],
+    split: str | None,
+    cats: list[dict[str, Any]],
+    cat_id: dict[str, Any],
+    dropped: dict[str, int],
+) -> tuple[dict[str, Any], Iterator[bytes]]:
     coco = ds.info.get("coco") if isinstance(ds.info.get("coco"), dict) else {}
     out: dict[str, Any] = {k: v for k, v in (coco or {}).items() if k not in ("images", "annotations", "categories")}
     out.setdefault("info", {"description": "written by datakit"})
@@ -533,56 +576,84 @@ def _file_dict(ds: Dataset, rows: list[int], split: str | None, cats: list[dict[
     starts, ends = d.offsets[r], d.offsets[r + 1]
     lengths = ends - starts
     total = int(lengths.sum())
-    det_rows = (np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-                + np.arange(total)) if total else np.zeros(0, dtype=np.int64)
+    det_rows = (
+        (np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) + np.arange(total))
+        if total
+        else np.zeros(0, dtype=np.int64)
+    )
     owner_ids = np.repeat(np.asarray(image_ids, dtype=object), lengths).tolist() if total else []
-    xywh = from_xyxy(d.boxes[det_rows], "xywh")
-    xywh_l = np.round(xywh, 4).tolist()
-    area = (xywh[:, 2] * xywh[:, 3]).tolist()
-    dr = det_rows.tolist()
-    attrs = [d.attributes[k] for k in dr]
-    orig = [a.get("coco_id") if a else None for a in attrs]
+    orig = [a.get("coco_id") if a else None for a in (d.attributes[k] for k in det_rows.tolist())]
     ann_ids = orig if _unique_ints(orig) else list(range(1, total + 1))
-    label_codes = d.labels.codes[det_rows].tolist()
+    del orig
     code_to_id = [cat_id[v] for v in d.labels.values]
-    scores = d.scores[det_rows].tolist()
-    anns = []
-    unlabeled = 0
-    for j in range(total):
-        code = label_codes[j]
-        if code < 0:
-            unlabeled += 1
-            continue
-        ann: dict[str, Any] = {
-            "id": ann_ids[j],
-            "image_id": owner_ids[j],
-            "category_id": code_to_id[code],
-            "bbox": xywh_l[j],
-            "area": area[j],
-            "iscrowd": 0,
-        }
-        a = attrs[j]
-        if a:
-            for k, v in a.items():
-                if k != "coco_id":
-                    ann[k] = v
-        s = scores[j]
-        if not math.isnan(s):
-            ann["score"] = s
-        anns.append(ann)
-    if unlabeled:
-        dropped["detections without a label"] = dropped.get("detections without a label", 0) + unlabeled
+
+    def chunks() -> Iterator[bytes]:
+        """The annotations as JSON, a block at a time (no list of every annotation dict)."""
+        unlabeled = 0
+        for lo in range(0, total, _ANN_CHUNK):
+            rows_k = det_rows[lo : lo + _ANN_CHUNK]
+            xywh = from_xyxy(d.boxes[rows_k], "xywh")
+            xywh_l = np.round(xywh, 4).tolist()
+            area = (xywh[:, 2] * xywh[:, 3]).tolist()
+            codes = d.labels.codes[rows_k].tolist()
+            scores = d.scores[rows_k].tolist()
+            anns = []
+            for j, det in enumerate(rows_k.tolist()):
+                code = codes[j]
+                if code < 0:
+                    unlabeled += 1
+                    continue
+                ann: dict[str, Any] = {
+                    "id": ann_ids[lo + j],
+                    "image_id": owner_ids[lo + j],
+                    "category_id": code_to_id[code],
+                    "bbox": xywh_l[j],
+                    "area": area[j],
+                    "iscrowd": 0,
+                }
+                a = d.attributes[det]
+                if a:
+                    for key, v in a.items():
+                        if key != "coco_id":
+                            ann[key] = v
+                sc = scores[j]
+                if not math.isnan(sc):
+                    ann["score"] = sc
+                anns.append(ann)
+            if anns:
+                yield orjson.dumps(anns, default=_json_default, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1]
+        if unlabeled:
+            dropped["detections without a label"] = dropped.get("detections without a label", 0) + unlabeled
+
     out["images"] = images
-    out["annotations"] = anns
     out["categories"] = cats
-    return out
+    return out, chunks()
 
 
-def write(ds: Dataset, out: str | Path, *, images: str = "copy", strict: bool = True) -> WriteResult:
-    """Write ``ds`` as COCO in the Roboflow / RF-DETR layout, atomically.
+def _write_json(path: Path, head: dict[str, Any], annotations: Iterator[bytes]) -> None:
+    """Write ``head`` with an ``annotations`` list streamed from JSON blocks."""
+    text = orjson.dumps(head, default=_json_default, option=orjson.OPT_SERIALIZE_NUMPY)
+    with open(path, "wb") as f:
+        f.write(text[:-1] + (b',"annotations":[' if len(text) > 2 else b'"annotations":['))
+        first = True
+        for block in annotations:
+            if not first:
+                f.write(b",")
+            f.write(block)
+            first = False
+        f.write(b"]}")
 
-    One ``<split>/_annotations.coco.json`` per split (``_annotations.coco.json`` at the top for
-    samples without a split), images placed beside it at their path inside the split. Original
+
+def write(
+    ds: Dataset, out: str | Path, *, images: str = "copy", strict: bool = True, layout: str = "roboflow"
+) -> WriteResult:
+    """Write ``ds`` as COCO, atomically, in the Roboflow / RF-DETR layout or COCO's own.
+
+    ``roboflow`` (default): one ``<split>/_annotations.coco.json`` per split
+    (``_annotations.coco.json`` at the top for samples without a split), images placed beside it
+    at their path inside the split. ``coco``: ``annotations/instances_<split>.json`` and the
+    images under ``<split>/`` (``annotations/instances.json`` and the top folder without a
+    split), like ``instances_val2017.json`` and ``val2017/``. Original
     image, annotation and category ids are reused when they are unique; sample labels, tags,
     source, prompt and metadata become extra image keys, so COCO holds every datakit field.
 
@@ -591,6 +662,7 @@ def write(ds: Dataset, out: str | Path, *, images: str = "copy", strict: bool = 
         out: Output folder (replaced once complete).
         images: ``"copy"``, ``"link"`` (hard links), ``"symlink"`` or ``"none"``.
         strict: Raise on a missing image; otherwise skip that sample and report it.
+        layout: ``"roboflow"`` or ``"coco"``.
 
     Returns:
         What was written and what was dropped.
@@ -607,8 +679,11 @@ def write(ds: Dataset, out: str | Path, *, images: str = "copy", strict: bool = 
         >>> r = write(ds, d / "coco", images="none")
         >>> sorted(p.relative_to(r.out).as_posix() for p in r.out.rglob("*.json"))
         ['train/_annotations.coco.json']
+
     """
     check_image_mode(images)
+    if layout not in ("roboflow", "coco"):
+        raise ValueError(f"expected layout 'roboflow' or 'coco', got {layout!r}")
     out = Path(out)
     log = SkipLog(strict=strict)
     if images != "none":
@@ -623,14 +698,20 @@ def write(ds: Dataset, out: str | Path, *, images: str = "copy", strict: bool = 
         groups.setdefault(sp, []).append(i)
     dropped: dict[str, int] = {}
     result = WriteResult(out=out)
-    result.dropped = common_losses(ds, labels=True, detections=True, metadata=True, tags=True,
-                                   source=True, prompt=True, attributes=True)
+    result.dropped = common_losses(
+        ds, labels=True, detections=True, metadata=True, tags=True, source=True, prompt=True, attributes=True
+    )
     with atomic_dir(out) as tmp:
         for split, rows in sorted(groups.items(), key=lambda kv: (kv[0] is not None, kv[0] or "")):
             folder = tmp / split if split else tmp
-            data = _file_dict(ds, rows, split, cats, cat_id, dropped)
+            head, annotations = _file_dict(ds, rows, split, cats, cat_id, dropped)
             folder.mkdir(parents=True, exist_ok=True)
-            (folder / COCO_FILE).write_bytes(orjson.dumps(data, default=_json_default, option=orjson.OPT_SERIALIZE_NUMPY))
+            if layout == "coco":
+                (tmp / "annotations").mkdir(exist_ok=True)
+                target = tmp / "annotations" / (f"instances_{split}.json" if split else "instances.json")
+            else:
+                target = folder / COCO_FILE
+            _write_json(target, head, annotations)
             if images != "none":
                 for rel in dict.fromkeys(ds._images[i] for i in rows):
                     place_image(ds.root / rel, folder / split_relpath(rel, split), images)

@@ -470,7 +470,7 @@ def read(
 # ----------------------------------------------------------------------------- writing
 def _target_file(origin: str | None, split: str | None, source: str) -> str:
     """The annotation file a sample is written to, relative to the root."""
-    if origin is not None:
+    if origin is not None and origin.endswith(".jsonl"):  # not a COCO/YOLO file it was read from
         top = origin.split("/", 1)[0] if "/" in origin else None
         if top == split:
             return origin
@@ -601,7 +601,10 @@ def write(ds: Dataset, path: str | Path, *, images: str = "copy") -> Path:
     Args:
         ds: The dataset.
         path: Output folder. When it is the dataset's own root, the annotation files are
-            rewritten in place (each atomically) and images stay where they are.
+            rewritten in place (each atomically) and images stay where they are; the root then
+            holds exactly ``ds``, so an annotation file none of whose rows are left in ``ds``
+            (say, after ``ds.filter(source="synthetic")``) is emptied. To add samples to a
+            root without touching its other files, save them to a new folder and move it in.
         images: For a new folder: ``"copy"`` the images, ``"link"`` (hard links, copying across
             file systems) or ``"none"`` (write annotations only).
 

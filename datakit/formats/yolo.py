@@ -1,4 +1,4 @@
-"""YOLO detection in the Ultralytics layout: ``images/<split>``, ``labels/<split>``, ``data.yaml``.
+r"""YOLO detection in the Ultralytics layout: ``images/<split>``, ``labels/<split>``, ``data.yaml``.
 
 Every label file holds one ``class cx cy w h`` line per object, normalised to [0, 1]; the class
 ids index the one ``names`` list of ``data.yaml``, shared by every split. Reading takes image
@@ -13,14 +13,17 @@ Examples:
     >>> ds = Dataset.from_samples([Sample("a.jpg", label="0001", split="train", width=8, height=8)], d)
     >>> r = write(ds, d / "yolo", images="none")
     >>> (r.out / "labels" / "train" / "a.txt").read_text()
-    '0 0.500000 0.500000 1.000000 1.000000\\n'
+    '0 0.500000 0.500000 1.000000 1.000000\n'
+
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +49,9 @@ if TYPE_CHECKING:
 
 YAML_NAMES = ("data.yaml", "data.yml", "dataset.yaml", "dataset.yml")
 """File names looked for in a YOLO folder, in order."""
+
+IO_THREADS = 2
+"""Threads reading image headers and label files."""
 
 COORD_TOLERANCE = 1e-6
 """Normalised coordinates may exceed [0, 1] by this much (float printing)."""
@@ -86,13 +92,27 @@ def _label_path(image: str) -> str:
     return os.path.splitext(stem)[0] + ".txt"
 
 
-def _list_images(folder: Path) -> list[Path]:
+def _read_text(path: str) -> str:
+    """A small UTF-8 file through a raw descriptor (no buffered-reader object per file)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = [os.read(fd, 65536)]
+        while len(chunks[-1]) == 65536:
+            chunks.append(os.read(fd, 65536))
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode("utf-8")
+
+
+def _list_images(folder: Path) -> list[str]:
+    """Absolute image paths under ``folder`` (strings: no Path object per file)."""
     out = []
-    for dirpath, dirnames, filenames in os.walk(folder):
+    join = os.path.join
+    for dirpath, dirnames, filenames in os.walk(os.path.abspath(folder)):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith("."):
-                out.append(Path(dirpath) / name)
+                out.append(join(dirpath, name))
     return out
 
 
@@ -110,7 +130,7 @@ def read(
     classes: list[str] | None = None,
     strict: bool = False,
 ) -> Dataset:
-    """Read an Ultralytics YOLO dataset (its folder or its ``data.yaml``).
+    r"""Read an Ultralytics YOLO dataset (its folder or its ``data.yaml``).
 
     Splits are the ``train``/``val``/``test`` entries of the YAML (folders, or ``.txt`` lists of
     images); a split is named after its folder (``images/valid`` → ``valid``). Images without a
@@ -136,11 +156,12 @@ def read(
         >>> d = pathlib.Path(tempfile.mkdtemp())
         >>> (d / "images" / "train").mkdir(parents=True); (d / "labels" / "train").mkdir(parents=True)
         >>> Image.new("RGB", (100, 50)).save(d / "images" / "train" / "a.png")
-        >>> _ = (d / "labels" / "train" / "a.txt").write_text("0 0.5 0.5 0.2 0.4\\n")
-        >>> _ = (d / "data.yaml").write_text("train: images/train\\nnames: [ball]\\n")
+        >>> _ = (d / "labels" / "train" / "a.txt").write_text("0 0.5 0.5 0.2 0.4\n")
+        >>> _ = (d / "data.yaml").write_text("train: images/train\nnames: [ball]\n")
         >>> ds = read(d)
         >>> ds[0].split, ds[0].detections[0].label, ds[0].detections[0].box
         ('train', 'ball', (40.0, 15.0, 60.0, 35.0))
+
     """
     import yaml
 
@@ -177,7 +198,14 @@ def read(
     entries: list[tuple[str, str]] = []  # (image relative to root, split)
     seen: set[str] = set()
     root_res = root.resolve()
-    for key in ("train", "val", "test"):
+    root_prefix = os.path.abspath(root) + os.sep
+    root_str = str(root) + os.sep
+    custom = [
+        k
+        for k, v in spec.items()
+        if k not in ("train", "val", "test") and isinstance(v, str) and v.startswith("images/")
+    ]  # other splits datakit wrote (Ultralytics ignores them)
+    for key in ("train", "val", "test", *custom):
         value = spec.get(key)
         if not value:
             continue
@@ -189,7 +217,7 @@ def read(
                 if not loc.is_file():
                     raise FormatError(yaml_path, key, f"image list not found: {loc}")
                 files = [
-                    (Path(x) if Path(x).is_absolute() else loc.parent / x)
+                    x if os.path.isabs(x) else os.path.normpath(os.path.join(loc.parent, x))
                     for x in loc.read_text(encoding="utf-8").split()
                 ]
                 split = key if key != "val" else "valid"
@@ -197,50 +225,68 @@ def read(
                 if not loc.is_dir():
                     raise FormatError(yaml_path, key, f"image folder not found: {loc}")
                 files = _list_images(loc)
-                split = _split_name(loc.resolve(), key)
+                split = _split_name(Path(os.path.abspath(loc)), key)
             for f in files:
-                try:
-                    rel = Path(os.path.abspath(f)).relative_to(root_res).as_posix()
-                except ValueError:
+                f = os.path.abspath(f)
+                if f.startswith(root_prefix):
+                    rel = f[len(root_prefix) :]
+                else:
                     try:
-                        rel = f.resolve().relative_to(root_res).as_posix()
+                        rel = Path(f).resolve().relative_to(root_res).as_posix()
                     except ValueError:
-                        log.add(yaml_rel, key, f"image {f} is outside the dataset root {root}", str(f))
+                        log.add(yaml_rel, key, f"image {f} is outside the dataset root {root}", f)
                         continue
                 if rel not in seen:
                     seen.add(rel)
                     entries.append((rel, split))
 
-    # 2. Sizes from headers; unreadable images are skipped.
+    # 2. Sizes from headers and label texts, read in threads (file opens are I/O bound).
+    def load(chunk: list[tuple[str, str]]) -> list[tuple[Any, Any]]:
+        out: list[tuple[Any, Any]] = []
+        for rel, _ in chunk:
+            try:
+                size: Any = fast_image_size(root_str + rel)
+            except (FileNotFoundError, ValueError) as e:
+                out.append((e, None))
+                continue
+            text: Any
+            try:
+                text = _read_text(root_str + _label_path(rel))
+            except FileNotFoundError:
+                text = None
+            except (OSError, UnicodeDecodeError) as e:
+                text = e
+            out.append((size, text))
+        return out
+
+    chunks = [entries[k : k + 512] for k in range(0, len(entries), 512)]
+    if len(chunks) > 1:
+        with ThreadPoolExecutor(max_workers=IO_THREADS) as pool:
+            loaded = [r for part in pool.map(load, chunks) for r in part]
+    else:
+        loaded = [r for part in map(load, chunks) for r in part]
+
+    # 3. Label lines: bucket by field count, parse the 5-field ones in one vectorised call.
     images: list[str] = []
     splits: list[str | None] = []
     widths: list[int] = []
     heights: list[int] = []
-    for rel, split in entries:
-        try:
-            w, h = fast_image_size(root / rel)
-        except (FileNotFoundError, ValueError) as e:
-            log.add(_label_path(rel), None, f"image {rel}: {e}", rel)
-            continue
-        images.append(rel)
-        splits.append(split)
-        widths.append(w)
-        heights.append(h)
-    n = len(images)
-
-    # 3. Label lines: bucket by field count, parse the 5-field ones in one vectorised call.
     five: list[str] = []
     owner: list[int] = []
     where: list[tuple[int, int]] = []
-    for i, rel in enumerate(images):
-        lab = _label_path(rel)
-        try:
-            with open(root / lab, encoding="utf-8") as fh:
-                text = fh.read()
-        except FileNotFoundError:
+    for (rel, split), (size, text) in zip(entries, loaded, strict=True):
+        if isinstance(size, Exception):
+            log.add(_label_path(rel), None, f"image {rel}: {size}", rel)
             continue
-        except (OSError, UnicodeDecodeError) as e:
-            log.add(lab, None, f"unreadable label file ({e})", rel)
+        i = len(images)
+        images.append(rel)
+        splits.append(split)
+        widths.append(size[0])
+        heights.append(size[1])
+        if text is None:
+            continue
+        if isinstance(text, Exception):
+            log.add(_label_path(rel), None, f"unreadable label file ({text})", rel)
             continue
         for ln, line in enumerate(text.splitlines(), 1):
             k = len(line.split())
@@ -249,7 +295,8 @@ def read(
                 owner.append(i)
                 where.append((i, ln))
             elif k:
-                log.add(lab, ln, f"expected 5 fields (class cx cy w h), got {k}", rel)
+                log.add(_label_path(rel), ln, f"expected 5 fields (class cx cy w h), got {k}", rel)
+    n = len(images)
     m = len(five)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -260,16 +307,14 @@ def read(
     if vals.size != 5 * m:  # a token that is not a number: parse line by line to find it
         rows = np.full((m, 5), np.nan)
         for j, line in enumerate(five):
-            try:
+            with contextlib.suppress(ValueError):
                 rows[j] = [float(t) for t in line.split()]
-            except ValueError:
-                pass
         vals = rows
     vals = vals.reshape(m, 5)
     cls = vals[:, 0]
     xywh = vals[:, 1:]
     tol = COORD_TOLERANCE
-    not_num = ~np.isfinite(vals).all(axis=1)
+    not_num = np.asarray(~np.isfinite(vals).all(axis=1), dtype=bool)
     bad_cls = ~not_num & ((cls != np.floor(cls)) | (cls < 0) | (cls >= nc))
     bad_xy = ~not_num & ~bad_cls & ((xywh < -tol) | (xywh > 1 + tol)).any(axis=1)
     rejected = not_num | bad_cls | bad_xy
@@ -298,7 +343,7 @@ def read(
         offsets, boxes, Categorical(cls.astype(np.int32), names),
         np.full(len(own), np.nan), [None] * len(own),
     )  # fmt: skip
-    extra = {k: v for k, v in spec.items() if k not in ("train", "val", "test", "names", "nc", "path")}
+    extra = {k: v for k, v in spec.items() if k not in ("train", "val", "test", "names", "nc", "path", *custom)}
     return Dataset._from_columns(
         root=root, images=images, ids=[None] * n,
         labels=Categorical.constant(None, n), splits=Categorical.from_values(splits),
@@ -351,6 +396,7 @@ def write(
 
     Raises:
         FormatError: A missing image (``strict``), or an image whose size cannot be read.
+
     """
     import yaml
 
@@ -366,8 +412,17 @@ def write(
     has_labels = bool((ds._labels.codes >= 0).any())
     full = full_image_boxes if full_image_boxes is not None else (len(ds._dets) == 0 and has_labels)
     result = WriteResult(out=out)
-    result.dropped = common_losses(ds, labels=full, detections=not full, metadata=False, tags=False,
-                                   source=False, prompt=False, attributes=False, scores=False)
+    result.dropped = common_losses(
+        ds,
+        labels=full,
+        detections=not full,
+        metadata=False,
+        tags=False,
+        source=False,
+        prompt=False,
+        attributes=False,
+        scores=False,
+    )
     if full:
         lost(result.dropped, "detections", len(ds._dets))
         names = class_names(ds, detections=False)
@@ -377,16 +432,19 @@ def write(
     index = {c: k for k, c in enumerate(names)}
     n = len(ds)
 
-    # One label line per object (or per labeled sample), built with vectorised arithmetic.
-    lines: list[str] = []
+    # Class ids and normalised boxes as arrays; the text of each label file is made only when
+    # the file is written (no list of every line: that would hold ~60 MB at 700k boxes).
     offsets = np.zeros(n + 1, dtype=np.int64)
+    obj_cls = np.zeros(0, dtype=np.int64)
+    obj_box = np.zeros((0, 4))
     if full:
         lab = ds._labels
         code_map = np.asarray([index[v] for v in lab.values] + [-1], dtype=np.int64)
         cls = code_map[lab.codes]
         has = cls >= 0
         np.cumsum(has, out=offsets[1:])
-        lines = [f"{c} 0.500000 0.500000 1.000000 1.000000" for c in cls[has].tolist()]
+        obj_cls = cls[has]
+        obj_box = np.tile(np.asarray([[0.5, 0.5, 1.0, 1.0]]), (len(obj_cls), 1))
         lost(result.dropped, "unlabeled samples (empty label file)", int((~has).sum()))
     elif len(ds._dets):
         fill_sizes(ds)
@@ -400,14 +458,23 @@ def write(
         np.clip(b[:, 0::2], 0, w[:, None], out=b[:, 0::2])
         np.clip(b[:, 1::2], 0, h[:, None], out=b[:, 1::2])
         rel = from_xyxy(b, "cxcywh", normalized=True, image_size=(w, h))
+        del b, w, h
         has = cls >= 0
         lost(result.dropped, "detections without a label", int((~has).sum()))
         counts = np.bincount(owner[has], minlength=n)
         np.cumsum(counts, out=offsets[1:])
-        lines = [
-            f"{c} {x:.6f} {y:.6f} {bw:.6f} {bh:.6f}"
-            for c, (x, y, bw, bh) in zip(cls[has].tolist(), rel[has].tolist(), strict=True)
-        ]
+        obj_cls, obj_box = cls[has], rel[has]
+        del rel, owner
+
+    def text_of(i: int) -> str:
+        lo, hi = offs[i], offs[i + 1]
+        if lo == hi:
+            return ""
+        return "".join(
+            f"{c} {x:.6f} {y:.6f} {bw:.6f} {bh:.6f}\n"
+            for c, (x, y, bw, bh) in zip(obj_cls[lo:hi].tolist(), obj_box[lo:hi].tolist(), strict=True)
+        )
+
     offs = offsets.tolist()
 
     split_list = ds._splits.tolist()
@@ -418,26 +485,25 @@ def write(
             f"samples without a split written to {unsplit}"
             + ("" if any_split else " (val points to it too; run `datakit split` first)")
         )
-    label_text: dict[str, list[str]] = {}
+    label_text: dict[str, list[int]] = {}  # label file → the samples whose objects it holds
     image_of: dict[str, str] = {}
-    taken: dict[str, str] = {}
+    placed: dict[tuple[str, str], str] = {}  # (split, source image) → image path in the output
     for i in range(n):
         split = split_list[i] or unsplit
         src = ds._images[i]
-        inner = _in_split(src, split)
-        img_rel = f"images/{split}/{inner}"
-        lbl_rel = _label_path(img_rel)
-        owner_src = taken.get(img_rel)
-        if owner_src is not None and owner_src != src:  # two source images, one target name
+        img_rel = placed.get((split, src))
+        if img_rel is None:
+            inner = _in_split(src, split)
+            img_rel = f"images/{split}/{inner}"
             stem, ext = os.path.splitext(inner)
             k = 2
-            while f"images/{split}/{stem}_{k}{ext}" in taken:
+            # Two source images, one target name (or one label file: a.jpg and a.png): rename.
+            while img_rel in image_of or _label_path(img_rel) in label_text:
+                img_rel = f"images/{split}/{stem}_{k}{ext}"
                 k += 1
-            img_rel = f"images/{split}/{stem}_{k}{ext}"
-            lbl_rel = _label_path(img_rel)
-        taken[img_rel] = src
-        image_of[img_rel] = src
-        label_text.setdefault(lbl_rel, []).extend(lines[offs[i] : offs[i + 1]])
+            placed[(split, src)] = img_rel
+            image_of[img_rel] = src
+        label_text.setdefault(_label_path(img_rel), []).append(i)
     merged = n - len(label_text)
     if merged:
         result.notes.append(f"{merged} samples share an image with another sample: their objects were merged")
@@ -457,14 +523,20 @@ def write(
     spec["names"] = dict(enumerate(names))
     with atomic_dir(out) as tmp:
         made: set[str] = set()
+        base = str(tmp) + os.sep
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
         for lbl_rel, rows in label_text.items():
             parent = posixpath.dirname(lbl_rel)
             if parent not in made:
                 (tmp / parent).mkdir(parents=True, exist_ok=True)
                 made.add(parent)
-            with open(tmp / lbl_rel, "w", encoding="utf-8") as f:
-                if rows:
-                    f.write("\n".join(rows) + "\n")
+            text = text_of(rows[0]) if len(rows) == 1 else "".join(text_of(i) for i in rows)
+            fd = os.open(base + lbl_rel, flags, 0o644)  # raw descriptors: 100k small files
+            try:
+                if text:
+                    os.write(fd, text.encode("utf-8"))
+            finally:
+                os.close(fd)
         if images != "none":
             for img_rel, src in image_of.items():
                 parent = posixpath.dirname(img_rel)

@@ -1,0 +1,51 @@
+"""Dedup and hygiene: exact and near duplicates, duplicate rows, label conflicts and leaks.
+
+Find with :func:`find_duplicates` (a :class:`DedupReport`; nothing changes), then
+:func:`apply` the report (keep policy, ``fix_leaks``) and :func:`write_clean` the result.
+
+Default thresholds: perceptual-hash candidates within 10 of 64 bits (centre hash against the
+9 shifted-window hashes)
+(:data:`DEFAULT_RADIUS`), confirmed when the aligned thumbnail correlation is at least 0.85
+(:data:`DEFAULT_MIN_SCORE`); the embedding method needs cosine 0.95
+(:data:`DEFAULT_MIN_COSINE`).
+
+Examples:
+    >>> import tempfile, pathlib
+    >>> from PIL import Image
+    >>> from datakit import Dataset, Sample
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> im = Image.effect_mandelbrot((64, 64), (-2, -1.5, 1, 1.5), 30).convert("RGB")
+    >>> im.save(root / "a.png"); im.save(root / "b.bmp")
+    >>> ds = Dataset.from_samples([Sample("a.png", label="7"), Sample("b.bmp", label="7")], root)
+    >>> report = find_duplicates(ds)
+    >>> clean, removed = apply(ds, report)
+    >>> len(clean), removed[0].reason
+    (1, 'exact duplicate of a.png')
+
+"""
+
+from __future__ import annotations
+
+from datakit.dedup.apply import Removal, apply, plan, write_clean
+from datakit.dedup.embedding import DEFAULT_MIN_COSINE
+from datakit.dedup.finder import METHODS, find_duplicates
+from datakit.dedup.near import DEFAULT_MIN_SCORE, DEFAULT_RADIUS
+from datakit.dedup.policy import CRITERIA, DEFAULT_KEEP, parse_keep
+from datakit.dedup.report import GROUP_KEYS, DedupReport
+
+__all__ = [
+    "CRITERIA",
+    "DEFAULT_KEEP",
+    "DEFAULT_MIN_COSINE",
+    "DEFAULT_MIN_SCORE",
+    "DEFAULT_RADIUS",
+    "GROUP_KEYS",
+    "METHODS",
+    "DedupReport",
+    "Removal",
+    "apply",
+    "find_duplicates",
+    "parse_keep",
+    "plan",
+    "write_clean",
+]

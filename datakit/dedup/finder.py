@@ -1,0 +1,287 @@
+"""Find exact and near duplicates, row problems, label conflicts and leaks in a dataset."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+
+from datakit.dedup.clusters import UnionFind
+from datakit.dedup.embedding import DEFAULT_MIN_COSINE
+from datakit.dedup.hashing import Fingerprint, fingerprint, pixel_digest
+from datakit.dedup.index import MAX_RADIUS, radius_pairs
+from datakit.dedup.near import DEFAULT_MIN_SCORE, DEFAULT_RADIUS, verify_pairs
+from datakit.dedup.report import DedupReport
+from datakit.dedup.rows import empty_label_rows, resolve_rows
+
+if TYPE_CHECKING:
+    from datakit.dataset import Dataset
+
+METHODS = ("phash", "embedding")
+EMBEDDING_RADIUS = 15
+"""Hamming radius of the SimHash candidate search for the embedding method."""
+
+EXACT_THUMB_GAP = 4.0
+"""Largest mean thumbnail difference of a pair still checked for identical pixels (a JPEG decoded
+at reduced scale and a PNG of the same pixels differ by about 1)."""
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _pmap(fn: Callable[[T], R], items: Sequence[T], workers: int, desc: str, progress: bool) -> list[R]:
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(items), desc=desc, unit="img", disable=not progress, file=sys.stderr, leave=False)
+    try:
+        if workers <= 1 or len(items) < 128:
+            out = []
+            for x in items:
+                out.append(fn(x))
+                bar.update(1)
+            return out
+        chunk = max(8, min(256, len(items) // (workers * 16) or 1))
+        results: list[R] = []
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for r in pool.map(fn, items, chunksize=chunk):
+                results.append(r)
+                bar.update(1)
+        return results
+    finally:
+        bar.close()
+
+
+def _safe_pixel_digest(path: str) -> str | None:
+    try:
+        return pixel_digest(path)
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _thumb_gap(a: Fingerprint, b: Fingerprint) -> float:
+    if a.thumb is None or b.thumb is None:
+        return 255.0
+    return float(np.abs(a.thumb.astype(np.int16) - b.thumb.astype(np.int16)).mean())
+
+
+def _conflicting(a: frozenset[str], b: frozenset[str]) -> bool:
+    return bool(a) and bool(b) and a != b
+
+
+def find_duplicates(
+    ds: Dataset,
+    *,
+    method: str = "phash",
+    radius: int = DEFAULT_RADIUS,
+    min_score: float = DEFAULT_MIN_SCORE,
+    min_cosine: float = DEFAULT_MIN_COSINE,
+    workers: int | None = None,
+    progress: bool = False,
+    embed: Callable[[list[str]], tuple[np.ndarray, list[str | None]]] | None = None,
+) -> DedupReport:
+    """Find duplicates and hygiene problems in ``ds``; nothing is changed.
+
+    1. Every distinct image file is fingerprinted once (byte digest, perceptual hash, thumbnail),
+       in a process pool.
+    2. **Exact**: equal byte digests, then equal decoded pixels among the same-size candidate
+       pairs the hash index proposes (a PNG re-saved as BMP, new metadata).
+    3. **Near**: ``phash`` pairs whose centre hash is within ``radius`` bits of one of the
+       other's 9 shifted-window hashes (multi-index search, no all-pairs loop)
+       whose aligned thumbnail correlation is at least ``min_score``; or ``embedding`` pairs
+       (EfficientNet-Lite0, SimHash candidates) with cosine at least ``min_cosine``.
+    4. Pairs whose images carry different labels are **label conflicts**: they join a cluster
+       (so splits keep them together) but never a near-duplicate group.
+    5. **Rows**: several annotation rows for one image (see :mod:`datakit.dedup.rows`).
+    6. **Leaks**: clusters (or one image) present in more than one split.
+
+    Args:
+        ds: The dataset.
+        method: ``phash`` (default) or ``embedding``.
+        radius: Hamming radius of the perceptual-hash candidate search (0–15 of 64 bits).
+        min_score: Least aligned correlation for ``phash`` near duplicates.
+        min_cosine: Least cosine similarity for ``embedding`` near duplicates.
+        workers: Processes for decoding (default: CPU count, at most 8).
+        progress: Show progress bars on stderr.
+        embed: Replaces the EfficientNet embedder (paths → (embeddings, errors)); for tests.
+
+    Raises:
+        ValueError: Unknown method or a threshold out of range.
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> from PIL import Image
+        >>> from datakit import Dataset, Sample
+        >>> root = pathlib.Path(tempfile.mkdtemp())
+        >>> im = Image.effect_mandelbrot((64, 64), (-2, -1.5, 1, 1.5), 30).convert("RGB")
+        >>> im.save(root / "a.png"); im.save(root / "b.bmp")
+        >>> ds = Dataset.from_samples([Sample("a.png", split="train"), Sample("b.bmp", split="test")], root)
+        >>> r = find_duplicates(ds)
+        >>> r.exact_groups, r.leaks
+        ([['a.png', 'b.bmp']], [['a.png', 'b.bmp']])
+
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
+    if not 0 <= radius <= MAX_RADIUS:
+        raise ValueError(f"expected radius in 0..{MAX_RADIUS}, got {radius}")
+    if not -1.0 <= min_score <= 1.0 or not -1.0 <= min_cosine <= 1.0:
+        raise ValueError("expected min_score and min_cosine in [-1, 1]")
+    workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
+
+    images = list(dict.fromkeys(ds._images))
+    index = {p: k for k, p in enumerate(images)}
+    n = len(images)
+    labels: list[set[str]] = [set() for _ in range(n)]
+    splits: list[set[str]] = [set() for _ in range(n)]
+    for i, img in enumerate(ds._images):
+        k = index[img]
+        lab, sp = ds._labels[i], ds._splits[i]
+        if lab is not None:
+            labels[k].add(lab)
+        if sp is not None:
+            splits[k].add(sp)
+    flabels = [frozenset(x) for x in labels]
+
+    report = DedupReport(root=str(ds.root), method=method, images=n, samples=len(ds))
+    report.settings = {"radius": radius, "min_score": min_score}
+    if method == "embedding":
+        report.settings = {"radius": radius, "min_cosine": min_cosine, "simhash_radius": EMBEDDING_RADIUS}
+
+    abs_paths = [str(ds.root / p) for p in images]
+    fps: list[Fingerprint] = _pmap(fingerprint, abs_paths, workers, "fingerprints", progress)
+    readable = np.array([f.error is None for f in fps], dtype=bool)
+    for p, f in zip(images, fps, strict=True):
+        if f.error is not None:
+            report.unreadable.append({"image": p, "reason": f.error})
+    ok_idx = np.flatnonzero(readable)
+
+    # ---- exact: byte digests, then decoded pixels among same-size hash neighbours
+    exact = UnionFind(n)
+    first: dict[str, int] = {}
+    for k in ok_idx.tolist():
+        d = fps[k].digest
+        if d in first:
+            exact.union(first[d], k)
+        else:
+            first[d] = k
+    codes = np.array([fps[k].phash for k in ok_idx.tolist()], dtype=np.uint64)
+    views = np.array([fps[k].views for k in ok_idx.tolist()], dtype=np.uint64).reshape(len(ok_idx), -1)
+    cand = ok_idx[radius_pairs(codes, radius, views=views)] if len(ok_idx) > 1 else np.zeros((0, 2), np.int64)
+    del views
+    todo: set[int] = set()
+    exact_cands = []
+    for a, b in cand.tolist():
+        fa, fb = fps[a], fps[b]
+        if (
+            (fa.width, fa.height) == (fb.width, fb.height)
+            and exact.find(a) != exact.find(b)
+            and _thumb_gap(fa, fb) <= EXACT_THUMB_GAP
+        ):
+            exact_cands.append((a, b))
+            todo.update((exact.find(a), exact.find(b)))
+    if exact_cands:
+        order = sorted(todo)
+        pix = _pmap(_safe_pixel_digest, [abs_paths[k] for k in order], workers, "pixels", progress)
+        digests = dict(zip(order, pix, strict=True))
+        for a, b in exact_cands:
+            da, db = digests.get(exact.find(a)), digests.get(exact.find(b))
+            if da is not None and da == db:
+                exact.union(a, b)
+
+    # ---- near pairs
+    near_pairs: list[tuple[int, int, float]] = []
+    if method == "phash":
+        roots = {  # one check per pair of pixel-identical sets
+            (min(ra, rb), max(ra, rb))
+            for ra, rb in ((exact.find(a), exact.find(b)) for a, b in cand.tolist())
+            if ra != rb
+        }
+        pairs = np.array(sorted(roots), dtype=np.int64).reshape(-1, 2)
+        thumbs = [f.thumb for f in fps]
+        kept, scores = verify_pairs(thumbs, pairs, min_score, workers=workers)  # type: ignore[arg-type]
+        near_pairs = [(a, b, round(float(s), 4)) for (a, b), s in zip(kept.tolist(), scores.tolist(), strict=True)]
+    else:
+        if embed is None:
+            from datakit.dedup.embedding import embed_paths
+
+            def embed(paths: list[str]) -> tuple[np.ndarray, list[str | None]]:
+                return embed_paths(paths)
+
+        emb, errors = embed([abs_paths[k] for k in ok_idx.tolist()])
+        from datakit.dedup.embedding import simhash
+
+        sims = simhash(emb)
+        good = np.array([e is None for e in errors], dtype=bool)
+        ecand = radius_pairs(sims, EMBEDDING_RADIUS)
+        if len(ecand):
+            ecand = ecand[good[ecand[:, 0]] & good[ecand[:, 1]]]
+            cos = np.einsum("ij,ij->i", emb[ecand[:, 0]], emb[ecand[:, 1]])
+            for (a, b), c in zip(ok_idx[ecand].tolist(), cos.tolist(), strict=True):
+                if c >= min_cosine and exact.find(a) != exact.find(b):
+                    near_pairs.append((a, b, round(float(c), 4)))
+
+    # ---- clusters
+    every = UnionFind(n)
+    compat = UnionFind(n)
+    for k in range(n):
+        r = exact.find(k)
+        if r != k:
+            every.union(r, k)
+            if not _conflicting(flabels[r], flabels[k]):
+                compat.union(r, k)
+    for a, b, _ in near_pairs:
+        every.union(a, b)
+        if not _conflicting(flabels[a], flabels[b]):
+            compat.union(a, b)
+
+    def paths(group: Iterable[int]) -> list[str]:
+        return sorted(images[k] for k in group)
+
+    def describe(group: list[int]) -> dict[str, Any]:
+        return {
+            "labels": {images[k]: sorted(labels[k]) for k in sorted(group, key=lambda k: images[k])},
+            "splits": {images[k]: sorted(splits[k]) for k in sorted(group, key=lambda k: images[k])},
+        }
+
+    for g in exact.groups():
+        report.exact_groups.append(paths(g))
+        report.details["exact_groups"].append(describe(g))
+    pair_scores: dict[int, list[list[Any]]] = {}
+    for a, b, s in near_pairs:
+        pair_scores.setdefault(compat.find(a), []).append([images[a], images[b], s])
+    for g in compat.groups():
+        if len({exact.find(k) for k in g}) < 2:
+            continue  # all the same pixels: an exact group
+        report.near_groups.append(paths(g))
+        report.details["near_groups"].append({**describe(g), "pairs": pair_scores.get(compat.find(g[0]), [])})
+
+    for cid, g in enumerate(every.groups(), start=1):
+        for k in g:
+            report.clusters[images[k]] = f"dup-{cid:06d}"
+        all_labels = set().union(*(labels[k] for k in g))
+        if len(all_labels) > 1:
+            report.label_conflicts.append(paths(g))
+            report.details["label_conflicts"].append({**describe(g), "kind": "duplicate images"})
+        all_splits = set().union(*(splits[k] for k in g))
+        if len(all_splits) > 1:
+            report.leaks.append(paths(g))
+            report.details["leaks"].append(describe(g))
+    for k in range(n):
+        if images[k] in report.clusters:
+            continue
+        if len(splits[k]) > 1:
+            report.leaks.append([images[k]])
+            report.details["leaks"].append(describe([k]))
+
+    for rg in resolve_rows(ds):
+        report.annotation_rows.append([rg.image] * (len(rg.ids) + len(rg.skipped)))
+        report.details["annotation_rows"].append(rg.to_dict())
+        if "conflict" in rg.rule.split("+") and images[index[rg.image]] not in report.clusters:
+            report.label_conflicts.append([rg.image])
+            report.details["label_conflicts"].append({**describe([index[rg.image]]), "kind": "annotation rows"})
+    report.empty_label_rows = empty_label_rows(ds)
+    return report

@@ -1,0 +1,287 @@
+"""Broadcast degradations as albumentations transforms, for rendering and for training.
+
+Each of the seed's degradations maps to an albumentations transform (2.x API), so a preset is an
+ordinary ``albumentations.Compose`` you can drop into a training pipeline:
+
+=====================  ====================================================================
+seed transform         here
+=====================  ====================================================================
+RandomJPEGCompression  :func:`jpeg` → ``A.ImageCompression``
+RandomPixelate         :func:`pixelate` → ``A.Downscale`` (nearest down, nearest up)
+RandomBilinearDown…    :func:`bilinear_downscale` → ``A.Downscale`` (bilinear down and up)
+RandomGaussianNoise    :func:`gaussian_noise` → ``A.GaussNoise`` (sigma on the 0–255 scale)
+GaussianBlur           :func:`gaussian_blur` → ``A.GaussianBlur`` (fixed odd kernel)
+RandomErasing          :func:`erasing` → ``A.Erasing`` (fill: ImageNet mean pixel)
+RandomZoomIn           :class:`ZoomIn` (albumentations has no crop-by-side-fraction-and-resize)
+RandomZoomOut          :class:`ZoomOut` (pad onto a mean-colour canvas, resize back)
+RandomApply(p)         :func:`random_apply` → ``A.Sequential(p=p)`` (clean pass-through)
+RandomChoice           :func:`random_choice` → ``A.OneOf(p=1)``
+=====================  ====================================================================
+
+Examples:
+    >>> import numpy as np
+    >>> img = np.full((32, 32, 3), 200, np.uint8)
+    >>> ZoomOut(scale=(2.0, 2.0), p=1.0)(image=img)["image"].shape
+    (32, 32, 3)
+
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import albumentations as A
+import cv2
+import numpy as np
+
+IMAGENET_MEAN_RGB: tuple[int, int, int] = (124, 116, 104)
+"""The seed's zoom-out canvas and erasing fill (ImageNet mean, 0–255)."""
+
+
+def _check_range(name: str, lo: float, hi: float, low: float, high: float) -> tuple[float, float]:
+    lo, hi = float(lo), float(hi)
+    if not (low <= lo <= hi <= high):
+        raise ValueError(f"expected {name} range with {low} <= min <= max <= {high}, got ({lo}, {hi})")
+    return lo, hi
+
+
+def _check_p(p: float) -> float:
+    if not 0.0 <= float(p) <= 1.0:
+        raise ValueError(f"expected p in [0, 1], got {p}")
+    return float(p)
+
+
+class ZoomIn(A.DualTransform):
+    """Crop a random window of ``s`` × the side (``s`` in ``scale``) and resize it back up.
+
+    Simulates a tight detector box (the seed's ``RandomZoomIn``). Targets: image, mask.
+
+    Args:
+        scale: ``(min, max)`` side fraction kept, in (0, 1].
+        p: Probability of applying.
+
+    Examples:
+        >>> import numpy as np
+        >>> img = np.arange(16 * 16 * 3, dtype=np.uint8).reshape(16, 16, 3)
+        >>> ZoomIn(scale=(0.5, 0.5), p=1.0)(image=img)["image"].shape
+        (16, 16, 3)
+
+    """
+
+    def __init__(self, scale: tuple[float, float] = (0.7, 1.0), p: float = 0.5) -> None:
+        super().__init__(p=_check_p(p))
+        self.scale = _check_range("ZoomIn scale", *scale, 1e-3, 1.0)
+
+    def get_params_dependent_on_data(self, params: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        """Draw the crop window."""
+        h, w = params["shape"][:2]
+        s = self.py_random.uniform(*self.scale)
+        cw, ch = max(1, round(w * s)), max(1, round(h * s))
+        x = self.py_random.randint(0, w - cw)
+        y = self.py_random.randint(0, h - ch)
+        return {"window": (x, y, cw, ch), "zoom": s}
+
+    def _apply(self, img: np.ndarray, window: tuple[int, int, int, int], interp: int) -> np.ndarray:
+        x, y, cw, ch = window
+        h, w = img.shape[:2]
+        out = cv2.resize(img[y : y + ch, x : x + cw], (w, h), interpolation=interp)
+        return out.reshape(img.shape)
+
+    def apply(self, img: np.ndarray, window: tuple[int, int, int, int] = (0, 0, 0, 0), **params: Any) -> np.ndarray:
+        """Crop and resize the image (bilinear)."""
+        return self._apply(img, window, cv2.INTER_LINEAR)
+
+    def apply_to_mask(
+        self, mask: np.ndarray, window: tuple[int, int, int, int] = (0, 0, 0, 0), **params: Any
+    ) -> np.ndarray:
+        """Crop and resize a mask (nearest)."""
+        return self._apply(mask, window, cv2.INTER_NEAREST)
+
+    def get_transform_init_args_names(self) -> tuple[str, ...]:
+        """Arguments shown in ``repr`` and serialisation."""
+        return ("scale",)
+
+
+class ZoomOut(A.DualTransform):
+    """Place the image on an ``s`` × larger canvas at a random spot, then resize back.
+
+    Simulates a loose detector box (the seed's ``RandomZoomOut``: canvas filled with the ImageNet
+    mean colour RGB 124,116,104). Targets: image, mask (padded with 0).
+
+    Args:
+        scale: ``(min, max)`` canvas side factor, ≥ 1.
+        fill: Canvas colour (RGB, 0–255).
+        p: Probability of applying.
+
+    Examples:
+        >>> import numpy as np
+        >>> img = np.zeros((10, 10, 3), np.uint8)
+        >>> out = ZoomOut(scale=(2.0, 2.0), p=1.0)(image=img)["image"]
+        >>> int((out == np.array(IMAGENET_MEAN_RGB, np.uint8)).all(-1).sum()) >= 50
+        True
+
+    """
+
+    def __init__(
+        self,
+        scale: tuple[float, float] = (1.1, 1.6),
+        fill: tuple[int, int, int] = IMAGENET_MEAN_RGB,
+        p: float = 0.5,
+    ) -> None:
+        super().__init__(p=_check_p(p))
+        self.scale = _check_range("ZoomOut scale", *scale, 1.0, 100.0)
+        if len(fill) != 3 or not all(0 <= int(c) <= 255 for c in fill):
+            raise ValueError(f"expected fill as 3 values in 0..255, got {fill!r}")
+        self.fill = tuple(int(c) for c in fill)
+
+    def get_params_dependent_on_data(self, params: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        """Draw the canvas size and the image's place on it."""
+        h, w = params["shape"][:2]
+        s = self.py_random.uniform(*self.scale)
+        cw, ch = max(w, round(w * s)), max(h, round(h * s))
+        x = self.py_random.randint(0, cw - w)
+        y = self.py_random.randint(0, ch - h)
+        return {"canvas": (x, y, cw, ch), "zoom": s}
+
+    def _apply(self, img: np.ndarray, canvas: tuple[int, int, int, int], fill: Any, interp: int) -> np.ndarray:
+        # Same result as padding to the canvas and resizing back, but only the image is resized.
+        x, y, cw, ch = canvas
+        h, w = img.shape[:2]
+        sx, sy = w / cw, h / ch
+        x0, y0 = round(x * sx), round(y * sy)
+        nw, nh = max(1, min(w - x0, round(w * sx))), max(1, min(h - y0, round(h * sy)))
+        small = cv2.resize(img, (nw, nh), interpolation=interp).reshape((nh, nw, *img.shape[2:]))
+        out = np.empty_like(img)
+        out[...] = fill
+        out[y0 : y0 + nh, x0 : x0 + nw] = small
+        return out
+
+    def apply(self, img: np.ndarray, canvas: tuple[int, int, int, int] = (0, 0, 0, 0), **params: Any) -> np.ndarray:
+        """Pad and resize the image (area interpolation, as a downscale)."""
+        fill: Any = self.fill if img.ndim == 3 and img.shape[2] == 3 else self.fill[0]
+        if img.dtype != np.uint8:
+            fill = tuple(c / 255.0 for c in self.fill) if isinstance(fill, tuple) else fill / 255.0
+        return self._apply(img, canvas, fill, cv2.INTER_AREA)
+
+    def apply_to_mask(
+        self, mask: np.ndarray, canvas: tuple[int, int, int, int] = (0, 0, 0, 0), **params: Any
+    ) -> np.ndarray:
+        """Pad a mask with 0 and resize it (nearest)."""
+        return self._apply(mask, canvas, 0, cv2.INTER_NEAREST)
+
+    def get_transform_init_args_names(self) -> tuple[str, ...]:
+        """Arguments shown in ``repr`` and serialisation."""
+        return ("scale", "fill")
+
+
+def jpeg(quality: tuple[int, int], p: float) -> A.ImageCompression:
+    """JPEG round trip at a quality drawn from ``quality`` (the seed's RandomJPEGCompression).
+
+    Examples:
+        >>> jpeg((15, 70), 0.6).quality_range
+        (15, 70)
+
+    """
+    lo, hi = _check_range("JPEG quality", *quality, 1, 100)
+    return A.ImageCompression(compression_type="jpeg", quality_range=(int(lo), int(hi)), p=_check_p(p))
+
+
+def pixelate(scale: tuple[float, float], p: float) -> A.Downscale:
+    """Nearest-neighbour downscale by ``scale`` and nearest upscale (the seed's RandomPixelate).
+
+    Examples:
+        >>> pixelate((0.25, 0.75), 0.3).scale_range
+        (0.25, 0.75)
+
+    """
+    lo, hi = _check_range("pixelate scale", *scale, 0.01, 1.0)
+    return A.Downscale(
+        scale_range=(lo, hi),
+        interpolation_pair={"downscale": cv2.INTER_NEAREST, "upscale": cv2.INTER_NEAREST},
+        p=_check_p(p),
+    )
+
+
+def bilinear_downscale(scale: tuple[float, float], p: float) -> A.Downscale:
+    """Bilinear downscale by ``scale`` and bilinear upscale (the seed's RandomBilinearDownscale).
+
+    Examples:
+        >>> bilinear_downscale((0.3, 0.75), 0.3).interpolation_pair["downscale"] == cv2.INTER_LINEAR
+        True
+
+    """
+    lo, hi = _check_range("bilinear scale", *scale, 0.01, 1.0)
+    return A.Downscale(
+        scale_range=(lo, hi),
+        interpolation_pair={"downscale": cv2.INTER_LINEAR, "upscale": cv2.INTER_LINEAR},
+        p=_check_p(p),
+    )
+
+
+def gaussian_noise(sigma: tuple[float, float], p: float) -> A.GaussNoise:
+    """Additive zero-mean Gaussian noise, sigma on the 0–255 scale (the seed's RandomGaussianNoise).
+
+    Examples:
+        >>> gaussian_noise((5, 30), 0.5).std_range == (5 / 255, 30 / 255)
+        True
+
+    """
+    lo, hi = _check_range("noise sigma", *sigma, 0.0, 255.0)
+    return A.GaussNoise(std_range=(lo / 255.0, hi / 255.0), mean_range=(0.0, 0.0), per_channel=True, p=_check_p(p))
+
+
+def gaussian_blur(kernel: int, sigma: tuple[float, float], p: float = 1.0) -> A.GaussianBlur:
+    """Gaussian blur with a fixed odd ``kernel`` and sigma drawn from ``sigma``.
+
+    The seed's base pipeline applies ``GaussianBlur(kernel_size, sigma)`` to every sample
+    (torchvision has no ``p``), hence the default ``p=1``.
+
+    Examples:
+        >>> gaussian_blur(7, (0.5, 3.5)).blur_limit
+        (7, 7)
+
+    """
+    if kernel < 3 or kernel % 2 == 0:
+        raise ValueError(f"expected an odd blur kernel >= 3, got {kernel}")
+    lo, hi = _check_range("blur sigma", *sigma, 0.0, 100.0)
+    return A.GaussianBlur(blur_limit=(kernel, kernel), sigma_limit=(lo, hi), p=_check_p(p))
+
+
+def erasing(scale: tuple[float, float], p: float, fill: tuple[int, int, int] = IMAGENET_MEAN_RGB) -> A.Erasing:
+    """Random erasing (torchvision ``RandomErasing``: area ``scale``, ratio 0.3–3.3).
+
+    The seed erases after normalisation with value 0, which is the ImageNet mean pixel: the fill.
+
+    Examples:
+        >>> erasing((0.02, 0.15), 0.3).p
+        0.3
+
+    """
+    lo, hi = _check_range("erasing scale", *scale, 0.0, 1.0)
+    return A.Erasing(scale=(lo, hi), ratio=(0.3, 3.3), fill=tuple(float(c) for c in fill), p=_check_p(p))
+
+
+def random_apply(transforms: list[Any], p: float) -> A.Sequential:
+    """Apply all ``transforms`` (each with its own p) with probability ``p``, else pass through.
+
+    The seed's ``RandomApply``: with ``p=0.85`` 15% of samples stay clean.
+
+    Examples:
+        >>> random_apply([jpeg((5, 55), 0.7)], 0.85).p
+        0.85
+
+    """
+    return A.Sequential(transforms, p=_check_p(p))
+
+
+def random_choice(transforms: list[Any]) -> A.OneOf:
+    """Apply exactly one of ``transforms``, chosen uniformly (the seed's ``RandomChoice``).
+
+    Examples:
+        >>> len(random_choice([ZoomIn(p=1.0), ZoomOut(p=1.0)]).transforms)
+        2
+
+    """
+    for t in transforms:
+        t.p = 1.0
+    return A.OneOf(transforms, p=1.0)
