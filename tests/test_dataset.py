@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -185,3 +186,36 @@ def test_summary_and_labels_sorted_numerically(ds: Dataset) -> None:
 
 def test_top_level_api() -> None:
     assert {"Dataset", "Sample", "Detection", "FormatError", "load"} <= set(datakit.__all__)
+
+
+def test_format_methods_round_trip_through_coco_yolo_and_vlm_jsonl(tmp_path: Path) -> None:
+    samples = []
+    for i, (label, split) in enumerate([("ball", "train"), ("player", "train"), ("ball", "valid")]):
+        make_image(tmp_path / "src" / f"{i}.jpg", size=(64, 48))
+        samples.append(Sample(f"{i}.jpg", split=split, detections=[Detection(label, (4.0, 6.0, 20.0 + i, 30.0))]))
+    ds = Dataset.from_samples(samples, tmp_path / "src")
+
+    ds.to_coco(tmp_path / "coco")
+    back = Dataset.from_coco(tmp_path / "coco")
+    assert sorted(back.count_by("detections.label").items()) == [("ball", 2), ("player", 1)]
+    assert back.count_by("split") == {"train": 2, "valid": 1}
+    boxes = sorted(tuple(d.box) for s in back for d in s.detections)
+    assert boxes == sorted(tuple(d.box) for s in ds for d in s.detections)
+
+    r = back.to_yolo(tmp_path / "yolo")
+    assert r.samples == 3
+    yolo = Dataset.read(tmp_path / "yolo")  # format detected
+    assert sorted(yolo.count_by("detections.label").items()) == [("ball", 2), ("player", 1)]
+
+    labeled = Dataset.from_samples([Sample("0.jpg", label="23", split="train")], tmp_path / "src")
+    labeled.to_vlm_jsonl(tmp_path / "vlm", prompt="Which number?")
+    line = (tmp_path / "vlm" / "train" / "annotations.jsonl").read_text().strip()
+    assert json.loads(line) == {"image": "0.jpg", "prefix": "Which number?", "suffix": "23"}
+
+
+def test_split_method_is_deterministic_and_stratified() -> None:
+    ds = Dataset.from_samples([Sample(f"{i}.jpg", label=str(i % 2)) for i in range(20)], ".")
+    a = ds.split(ratios=(0.5, 0.5), names=("train", "test"), seed=3)
+    b = ds.split(ratios=(0.5, 0.5), names=("train", "test"), seed=3)
+    assert a.dataset.column("split") == b.dataset.column("split")
+    assert a.per_split == {"train": {"0": 5, "1": 5}, "test": {"0": 5, "1": 5}}

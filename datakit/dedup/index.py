@@ -1,10 +1,15 @@
 """A sub-quadratic Hamming-radius search over 64-bit hashes (multi-index hashing).
 
 Each hash is cut into four 16-bit chunks. Two hashes within distance ``r`` agree to within
-``r // 4`` bits on at least one chunk (pigeonhole), so candidates come from probing, for every
-chunk, the sorted chunk values at each bit pattern of weight ``<= r // 4`` (1, 17 or 137 probes),
-and are then checked on the full 64 bits. Work grows with the number of candidates, not with
-all pairs; queries run in blocks so memory stays bounded.
+``r // 4`` bits on at least one chunk (pigeonhole), so candidates come from looking up, for every
+chunk, the table bucket of each chunk value within ``probe`` bits of the query's (1, 17 or 137
+probes per chunk), and are then checked on the full 64 bits. With ``probe = r // 4`` the search
+is exact; a smaller ``probe`` still finds every pair within ``4 * probe + 3`` bits and most pairs
+beyond, at a fraction of the cost (the finder uses 1: exact to 7 bits, 17 probes per chunk).
+
+Tables are dense (65,536 bucket starts per chunk), so a probe is an array lookup; queries run in
+blocks so memory stays bounded, and :func:`nearest_pairs` keeps only the closest partners of
+each item so the work after the search grows linearly with the number of items.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ def _masks(weight: int) -> np.ndarray:
 
 
 def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Bitwise Hamming distance between uint64 arrays (element by element).
+    """Bitwise Hamming distance between uint64 arrays (element by element, broadcasting).
 
     Examples:
         >>> hamming(np.array([0b1011], np.uint64), np.array([0b0001], np.uint64)).tolist()
@@ -43,13 +48,28 @@ def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.bitwise_count(np.bitwise_xor(a, b)).astype(np.int64)
 
 
+def _unique_min(pairs: np.ndarray, dist: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct pairs, each with its least distance."""
+    if len(pairs) == 0:
+        return pairs, dist
+    key = pairs[:, 0] * n + pairs[:, 1]
+    order = np.lexsort((dist, key))
+    key, dist = key[order], dist[order]
+    first = np.ones(len(key), dtype=bool)
+    first[1:] = key[1:] != key[:-1]
+    key, dist = key[first], dist[first]
+    return np.stack([key // n, key % n], axis=1), dist
+
+
 def radius_pairs(
     codes: np.ndarray,
     radius: int,
     *,
     views: np.ndarray | None = None,
+    probe: int | None = None,
     block: int = 1 << 20,
-) -> np.ndarray:
+    return_distance: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Every pair ``(i, j)``, ``i < j``, of 64-bit hashes within Hamming ``radius``.
 
     Args:
@@ -57,13 +77,17 @@ def radius_pairs(
         radius: Largest distance reported, ``0..MAX_RADIUS``.
         views: Optional ``(N, V)`` uint64 extra hashes per item; then ``(i, j)`` is reported
             when ``codes[i]`` is within ``radius`` of any of ``views[j]`` or the reverse.
+        probe: Bits flipped per chunk when probing (default ``radius // 4``: exact). Smaller is
+            faster and still exact up to ``4 * probe + 3`` bits.
         block: Candidate pairs checked at once (bounds memory).
+        return_distance: Also return each pair's least distance.
 
     Returns:
-        ``(K, 2)`` int64 array of index pairs, sorted, without repeats.
+        ``(K, 2)`` int64 array of index pairs, sorted, without repeats (and ``(K,)`` distances
+        with ``return_distance``).
 
     Raises:
-        ValueError: ``radius`` out of range.
+        ValueError: ``radius`` or ``probe`` out of range, or ``views`` of the wrong shape.
 
     Examples:
         >>> codes = np.array([0, 0b111, 1 << 63, 0b1], dtype=np.uint64)
@@ -71,14 +95,21 @@ def radius_pairs(
         [[0, 2], [0, 3]]
         >>> radius_pairs(codes, 3).tolist()
         [[0, 1], [0, 2], [0, 3], [1, 3], [2, 3]]
+        >>> pairs, dist = radius_pairs(codes, 3, return_distance=True)
+        >>> dist.tolist()
+        [3, 1, 1, 2, 2]
 
     """
     if not 0 <= radius <= MAX_RADIUS:
         raise ValueError(f"expected radius in 0..{MAX_RADIUS}, got {radius}")
+    probe = radius // CHUNKS if probe is None else probe
+    if not 0 <= probe <= radius // CHUNKS:
+        raise ValueError(f"expected probe in 0..{radius // CHUNKS}, got {probe}")
     codes = np.ascontiguousarray(codes, dtype=np.uint64)
     n = len(codes)
+    empty = np.zeros((0, 2), dtype=np.int64)
     if n < 2:
-        return np.zeros((0, 2), dtype=np.int64)
+        return (empty, np.zeros(0, dtype=np.int64)) if return_distance else empty
     if views is None:
         db, owner = codes, np.arange(n, dtype=np.int64)
     else:
@@ -87,22 +118,25 @@ def radius_pairs(
             raise ValueError(f"expected views of shape ({n}, V), got {views.shape}")
         db = views.reshape(-1)
         owner = np.repeat(np.arange(n, dtype=np.int64), views.shape[1])
-    masks = _masks(radius // CHUNKS)
+    masks = _masks(probe).tolist()
     found: list[np.ndarray] = []
+    found_d: list[np.ndarray] = []
+    held = 0
     for c in range(CHUNKS):
         shift = np.uint64(c * CHUNK_BITS)
         chunk = ((codes >> shift) & np.uint64(0xFFFF)).astype(np.int64)
         db_chunk = ((db >> shift) & np.uint64(0xFFFF)).astype(np.int64)
-        order = np.argsort(db_chunk, kind="stable")
-        sorted_vals = db_chunk[order]
-        for m in masks.tolist():
+        # one entry per (owner, chunk value): views of one item often share a chunk
+        uniq = np.unique(owner * 65536 + db_chunk)
+        e_owner, e_val = uniq // 65536, uniq % 65536
+        order = np.argsort(e_val, kind="stable")
+        e_owner = e_owner[order]
+        starts = np.zeros(65537, dtype=np.int64)
+        np.cumsum(np.bincount(e_val, minlength=65536), out=starts[1:])
+        for m in masks:
             q = chunk ^ m
-            lo = np.searchsorted(sorted_vals, q, side="left")
-            hi = np.searchsorted(sorted_vals, q, side="right")
-            cnt = hi - lo
-            total = int(cnt.sum())
-            if total == 0:
-                continue
+            lo = starts[q]
+            cnt = starts[q + 1] - lo
             qi = np.flatnonzero(cnt)
             start = 0
             while start < len(qi):  # blocks of queries whose candidates fit in ``block``
@@ -112,16 +146,54 @@ def radius_pairs(
                 k = cnt[sel]
                 i = np.repeat(sel, k)
                 offs = np.arange(int(k.sum())) - np.repeat(np.cumsum(k) - k, k)
-                e = order[np.repeat(lo[sel], k) + offs]
-                j = owner[e]
+                j = e_owner[np.repeat(lo[sel], k) + offs]
                 keep = i != j
-                i, j, e = i[keep], j[keep], e[keep]
-                ok = hamming(codes[i], db[e]) <= radius
+                i, j = i[keep], j[keep]
+                if views is None:
+                    d = hamming(codes[i], codes[j])
+                else:
+                    d = hamming(codes[i][:, None], views[j]).min(axis=1)
+                ok = d <= radius
                 if ok.any():
                     a, b = i[ok], j[ok]
                     found.append(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1))
+                    found_d.append(d[ok])
+                    held += int(ok.sum())
+                    if held > 4 * block:  # merge repeats now so memory stays bounded
+                        p, dd = _unique_min(np.concatenate(found), np.concatenate(found_d), n)
+                        found, found_d, held = [p], [dd], len(p)
                 start = stop
     if not found:
-        return np.zeros((0, 2), dtype=np.int64)
-    pairs = np.concatenate(found)
-    return np.unique(pairs, axis=0)
+        return (empty, np.zeros(0, dtype=np.int64)) if return_distance else empty
+    pairs, dist = _unique_min(np.concatenate(found), np.concatenate(found_d), n)
+    return (pairs, dist) if return_distance else pairs
+
+
+def nearest_pairs(pairs: np.ndarray, score: np.ndarray, n: int, k: int) -> np.ndarray:
+    """Keep the pairs that are among the ``k`` best (lowest ``score``) of either of their items.
+
+    Every item keeps at most ``k`` partners of its own, so at most ``n * k`` pairs remain.
+
+    Returns:
+        A boolean mask over ``pairs``.
+
+    Examples:
+        >>> pairs = np.array([[0, 1], [0, 2], [0, 3], [2, 3]])
+        >>> nearest_pairs(pairs, np.array([1, 2, 3, 1]), 4, 1).tolist()
+        [True, False, False, True]
+
+    """
+    m = len(pairs)
+    if m == 0:
+        return np.zeros(0, dtype=bool)
+    src = np.concatenate([pairs[:, 0], pairs[:, 1]])
+    edge = np.concatenate([np.arange(m), np.arange(m)])
+    s = np.concatenate([score, score])
+    order = np.lexsort((edge, s, src))
+    src = src[order]
+    counts = np.bincount(src, minlength=n)
+    first = np.cumsum(counts) - counts
+    rank = np.arange(len(src)) - first[src]
+    keep = np.zeros(m, dtype=bool)
+    keep[edge[order][rank < k]] = True
+    return keep

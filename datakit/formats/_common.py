@@ -124,6 +124,27 @@ def missing_images(ds: Dataset, log: SkipLog) -> np.ndarray:
     return keep
 
 
+def begin_write(ds: Dataset, out: str | Path, images: str, strict: bool) -> tuple[Dataset, SkipLog, WriteResult]:
+    """What every writer does first: check ``images``, then leave out samples whose image is missing.
+
+    Returns:
+        The dataset to write (without those samples), the skip log holding them, and an empty
+        :class:`WriteResult` for ``out``.
+
+    Raises:
+        ValueError: An unknown image mode.
+        FormatError: A missing image when ``strict``.
+
+    """
+    check_image_mode(images)
+    log = SkipLog(strict=strict)
+    if images != "none":
+        keep = missing_images(ds, log)
+        if not keep.all():
+            ds = ds.take(np.flatnonzero(keep))
+    return ds, log, WriteResult(out=Path(out))
+
+
 def sample_where(ds: Dataset, i: int) -> str:
     """How to name sample ``i`` in a message: its COCO image id when it has one, else its id."""
     md = ds._metadata[i]

@@ -16,16 +16,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import orjson
 
 from datakit.atomic import atomic_dir
 from datakit.errors import SkipLog
 from datakit.formats._common import (
     WriteResult,
-    check_image_mode,
+    begin_write,
     common_losses,
-    missing_images,
     place_image,
 )
 from datakit.formats.coco import split_relpath
@@ -61,14 +59,8 @@ def write(
         What was written, skipped and dropped.
 
     """
-    check_image_mode(images)
-    out = Path(out)
-    log = SkipLog(strict=strict)
-    if images != "none":
-        keep = missing_images(ds, log)
-        if not keep.all():
-            ds = ds.take(np.flatnonzero(keep))
-    result = WriteResult(out=out)
+    ds, log, result = begin_write(ds, out, images, strict)
+    out = result.out
     result.dropped = common_losses(
         ds,
         labels=True,

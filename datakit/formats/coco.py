@@ -46,10 +46,9 @@ from datakit.columns import Categorical, DetectionColumns
 from datakit.errors import FormatError, PathEscapeError, SkipLog
 from datakit.formats._common import (
     WriteResult,
-    check_image_mode,
+    begin_write,
     class_names,
     common_losses,
-    missing_images,
     place_image,
 )
 from datakit.paths import safe_relpath
@@ -681,15 +680,10 @@ def write(
         ['train/_annotations.coco.json']
 
     """
-    check_image_mode(images)
     if layout not in ("roboflow", "coco"):
         raise ValueError(f"expected layout 'roboflow' or 'coco', got {layout!r}")
-    out = Path(out)
-    log = SkipLog(strict=strict)
-    if images != "none":
-        keep = missing_images(ds, log)
-        if not keep.all():
-            ds = ds.take(np.flatnonzero(keep))
+    ds, log, result = begin_write(ds, out, images, strict)
+    out = result.out
     fill_sizes(ds)
     names = class_names(ds, detections=True)
     cats, cat_id = _category_ids(ds, names)
@@ -697,7 +691,6 @@ def write(
     for i, sp in enumerate(ds._splits.tolist()):
         groups.setdefault(sp, []).append(i)
     dropped: dict[str, int] = {}
-    result = WriteResult(out=out)
     result.dropped = common_losses(
         ds, labels=True, detections=True, metadata=True, tags=True, source=True, prompt=True, attributes=True
     )

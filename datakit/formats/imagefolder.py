@@ -21,17 +21,14 @@ import posixpath
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from datakit.atomic import atomic_dir
 from datakit.builder import DatasetBuilder
 from datakit.errors import FormatError, SkipLog
 from datakit.formats._common import (
     WriteResult,
-    check_image_mode,
+    begin_write,
     class_names,
     common_losses,
-    missing_images,
     place_image,
 )
 from datakit.images import IMAGE_EXTENSIONS
@@ -167,14 +164,8 @@ def write(ds: Dataset, out: str | Path, *, images: str = "copy", strict: bool = 
         FormatError: A missing image (``strict``).
 
     """
-    check_image_mode(images)
-    out = Path(out)
-    log = SkipLog(strict=strict)
-    if images != "none":
-        keep = missing_images(ds, log)
-        if not keep.all():
-            ds = ds.take(np.flatnonzero(keep))
-    result = WriteResult(out=out)
+    ds, log, result = begin_write(ds, out, images, strict)
+    out = result.out
     result.dropped = common_losses(
         ds, labels=True, detections=False, metadata=False, tags=False, source=False, prompt=False, attributes=False
     )

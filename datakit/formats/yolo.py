@@ -35,11 +35,10 @@ from datakit.columns import Categorical, DetectionColumns
 from datakit.errors import FormatError, SkipLog
 from datakit.formats._common import (
     WriteResult,
-    check_image_mode,
+    begin_write,
     class_names,
     common_losses,
     lost,
-    missing_images,
     place_image,
 )
 from datakit.images import IMAGE_EXTENSIONS
@@ -402,16 +401,10 @@ def write(
 
     from datakit.formats.coco import fill_sizes
 
-    check_image_mode(images)
-    out = Path(out)
-    log = SkipLog(strict=strict)
-    if images != "none":
-        keep = missing_images(ds, log)
-        if not keep.all():
-            ds = ds.take(np.flatnonzero(keep))
+    ds, log, result = begin_write(ds, out, images, strict)
+    out = result.out
     has_labels = bool((ds._labels.codes >= 0).any())
     full = full_image_boxes if full_image_boxes is not None else (len(ds._dets) == 0 and has_labels)
-    result = WriteResult(out=out)
     result.dropped = common_losses(
         ds,
         labels=full,
