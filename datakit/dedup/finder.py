@@ -12,9 +12,9 @@ import numpy as np
 
 from datakit.dedup.clusters import UnionFind
 from datakit.dedup.embedding import DEFAULT_MIN_COSINE
-from datakit.dedup.hashing import Fingerprint, fingerprint, pixel_digest
-from datakit.dedup.index import MAX_RADIUS, radius_pairs
-from datakit.dedup.near import DEFAULT_MIN_SCORE, DEFAULT_RADIUS, verify_pairs
+from datakit.dedup.hashing import Fingerprints, fingerprints, pixel_digest, thumbnail
+from datakit.dedup.index import MAX_RADIUS, _unique_min, nearest_pairs, radius_pairs
+from datakit.dedup.near import DEFAULT_MIN_COLOUR, DEFAULT_MIN_SCORE, DEFAULT_RADIUS, colour_scores, verify_pairs
 from datakit.dedup.report import DedupReport
 from datakit.dedup.rows import empty_label_rows, resolve_rows
 
@@ -26,8 +26,14 @@ EMBEDDING_RADIUS = 15
 """Hamming radius of the SimHash candidate search for the embedding method."""
 
 EXACT_THUMB_GAP = 4.0
-"""Largest mean thumbnail difference of a pair still checked for identical pixels (a JPEG decoded
+"""Largest mean grid difference of a pair still checked for identical pixels (a JPEG decoded
 at reduced scale and a PNG of the same pixels differ by about 1)."""
+
+MAX_PARTNERS = 8
+"""Closest candidates verified per image (keeps the verification linear in the image count)."""
+
+BLOCK = 256
+"""Files fingerprinted per task."""
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -55,17 +61,32 @@ def _pmap(fn: Callable[[T], R], items: Sequence[T], workers: int, desc: str, pro
         bar.close()
 
 
+def _fingerprint_all(paths: list[str], workers: int, progress: bool) -> Fingerprints:
+    from tqdm import tqdm
+
+    blocks = [paths[s : s + BLOCK] for s in range(0, len(paths), BLOCK)]
+    bar = tqdm(total=len(paths), desc="fingerprints", unit="img", disable=not progress, file=sys.stderr, leave=False)
+    parts: list[Fingerprints] = []
+    try:
+        if workers <= 1 or len(blocks) < 2:
+            for b in blocks:
+                parts.append(fingerprints(b))
+                bar.update(len(b))
+        else:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                for part in pool.map(fingerprints, blocks):
+                    parts.append(part)
+                    bar.update(len(part))
+    finally:
+        bar.close()
+    return Fingerprints.concat(parts)
+
+
 def _safe_pixel_digest(path: str) -> str | None:
     try:
         return pixel_digest(path)
     except (FileNotFoundError, ValueError):
         return None
-
-
-def _thumb_gap(a: Fingerprint, b: Fingerprint) -> float:
-    if a.thumb is None or b.thumb is None:
-        return 255.0
-    return float(np.abs(a.thumb.astype(np.int16) - b.thumb.astype(np.int16)).mean())
 
 
 def _conflicting(a: frozenset[str], b: frozenset[str]) -> bool:
@@ -78,6 +99,7 @@ def find_duplicates(
     method: str = "phash",
     radius: int = DEFAULT_RADIUS,
     min_score: float = DEFAULT_MIN_SCORE,
+    min_colour: float = DEFAULT_MIN_COLOUR,
     min_cosine: float = DEFAULT_MIN_COSINE,
     workers: int | None = None,
     progress: bool = False,
@@ -128,8 +150,8 @@ def find_duplicates(
         raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
     if not 0 <= radius <= MAX_RADIUS:
         raise ValueError(f"expected radius in 0..{MAX_RADIUS}, got {radius}")
-    if not -1.0 <= min_score <= 1.0 or not -1.0 <= min_cosine <= 1.0:
-        raise ValueError("expected min_score and min_cosine in [-1, 1]")
+    if not all(-1.0 <= x <= 1.0 for x in (min_score, min_colour, min_cosine)):
+        raise ValueError("expected min_score, min_colour and min_cosine in [-1, 1]")
     workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
 
     images = list(dict.fromkeys(ds._images))
@@ -147,40 +169,39 @@ def find_duplicates(
     flabels = [frozenset(x) for x in labels]
 
     report = DedupReport(root=str(ds.root), method=method, images=n, samples=len(ds))
-    report.settings = {"radius": radius, "min_score": min_score}
+    report.settings = {"radius": radius, "min_score": min_score, "min_colour": min_colour}
     if method == "embedding":
         report.settings = {"radius": radius, "min_cosine": min_cosine, "simhash_radius": EMBEDDING_RADIUS}
 
     abs_paths = [str(ds.root / p) for p in images]
-    fps: list[Fingerprint] = _pmap(fingerprint, abs_paths, workers, "fingerprints", progress)
-    readable = np.array([f.error is None for f in fps], dtype=bool)
-    for p, f in zip(images, fps, strict=True):
-        if f.error is not None:
-            report.unreadable.append({"image": p, "reason": f.error})
-    ok_idx = np.flatnonzero(readable)
+    fps = _fingerprint_all(abs_paths, workers, progress)
+    for p, err in zip(images, fps.errors, strict=True):
+        if err is not None:
+            report.unreadable.append({"image": p, "reason": err})
+    ok_idx = np.flatnonzero(np.array([e is None for e in fps.errors], dtype=bool))
 
     # ---- exact: byte digests, then decoded pixels among same-size hash neighbours
     exact = UnionFind(n)
-    first: dict[str, int] = {}
-    for k in ok_idx.tolist():
-        d = fps[k].digest
-        if d in first:
-            exact.union(first[d], k)
-        else:
-            first[d] = k
-    codes = np.array([fps[k].phash for k in ok_idx.tolist()], dtype=np.uint64)
-    views = np.array([fps[k].views for k in ok_idx.tolist()], dtype=np.uint64).reshape(len(ok_idx), -1)
-    cand = ok_idx[radius_pairs(codes, radius, views=views)] if len(ok_idx) > 1 else np.zeros((0, 2), np.int64)
-    del views
+    if len(ok_idx):
+        dig = np.ascontiguousarray(fps.digests[ok_idx]).view("V16").reshape(-1)
+        _, first, inverse = np.unique(dig, return_index=True, return_inverse=True)
+        rep = ok_idx[first[inverse.reshape(-1)]]
+        for a, b in zip(rep[rep != ok_idx].tolist(), ok_idx[rep != ok_idx].tolist(), strict=True):
+            exact.union(a, b)
+    cand = np.zeros((0, 2), np.int64)
+    dist = np.zeros(0, np.int64)
+    if len(ok_idx) > 1:
+        local, dist = radius_pairs(  # type: ignore[misc]
+            fps.codes[ok_idx], radius, views=fps.views[ok_idx], chunks=3, probe=min(2, radius // 3),
+            return_distance=True,
+        )  # fmt: skip
+        cand = ok_idx[local]
+    same_size = np.flatnonzero((fps.sizes[cand[:, 0]] == fps.sizes[cand[:, 1]]).all(axis=1))
     todo: set[int] = set()
     exact_cands = []
-    for a, b in cand.tolist():
-        fa, fb = fps[a], fps[b]
-        if (
-            (fa.width, fa.height) == (fb.width, fb.height)
-            and exact.find(a) != exact.find(b)
-            and _thumb_gap(fa, fb) <= EXACT_THUMB_GAP
-        ):
+    for a, b in cand[same_size].tolist():
+        gap = float(np.abs(fps.grids[a].astype(np.int16) - fps.grids[b].astype(np.int16)).mean())
+        if gap <= EXACT_THUMB_GAP and exact.find(a) != exact.find(b):
             exact_cands.append((a, b))
             todo.update((exact.find(a), exact.find(b)))
     if exact_cands:
@@ -195,14 +216,19 @@ def find_duplicates(
     # ---- near pairs
     near_pairs: list[tuple[int, int, float]] = []
     if method == "phash":
-        roots = {  # one check per pair of pixel-identical sets
-            (min(ra, rb), max(ra, rb))
-            for ra, rb in ((exact.find(a), exact.find(b)) for a, b in cand.tolist())
-            if ra != rb
-        }
-        pairs = np.array(sorted(roots), dtype=np.int64).reshape(-1, 2)
-        thumbs = [f.thumb for f in fps]
-        kept, scores = verify_pairs(thumbs, pairs, min_score, workers=workers)  # type: ignore[arg-type]
+        roots = np.array([exact.find(k) for k in range(n)], dtype=np.int64)
+        rp = roots[cand]
+        differ = rp[:, 0] != rp[:, 1]
+        pairs, pdist = _unique_min(np.sort(rp[differ], axis=1), dist[differ], n)  # one check per pixel set
+        colour = colour_scores(fps.colours, pairs)
+        ok = colour >= min_colour
+        pairs, pdist, colour = pairs[ok], pdist[ok], colour[ok]
+        closest = nearest_pairs(pairs, pdist - colour, n, MAX_PARTNERS)
+        pairs = pairs[closest]
+        used, local_pairs = np.unique(pairs, return_inverse=True)
+        thumbs = np.stack([thumbnail(fps.grids[k]) for k in used.tolist()]) if len(used) else np.zeros((0, 32, 32))
+        kept, scores = verify_pairs(thumbs, local_pairs.reshape(-1, 2), min_score, workers=workers)
+        kept = used[kept] if len(kept) else kept
         near_pairs = [(a, b, round(float(s), 4)) for (a, b), s in zip(kept.tolist(), scores.tolist(), strict=True)]
     else:
         if embed is None:

@@ -105,20 +105,30 @@ def _dct_matrix() -> np.ndarray:
     return m.astype(np.float32)
 
 
-def _decode_grey(data: bytes) -> tuple[np.ndarray, tuple[int, int]]:
-    """Decode image bytes to a grey uint8 array (JPEGs at reduced scale); transparency on black."""
+COLOUR = 8
+"""Side of the RGB colour layout kept per image (8×8×3 bytes)."""
+
+
+def _decode(data: bytes) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """Decode image bytes to grey and RGB uint8 arrays (JPEGs at reduced scale).
+
+    Transparency is flattened on black; grey images give an RGB array of three equal planes.
+    """
     with Image.open(io.BytesIO(data)) as f:
         size = f.size
         if f.format == "JPEG":
-            f.draft("L", (GRID * 2, GRID * 2))
+            f.draft("RGB" if f.mode != "L" else "L", (GRID * 2, GRID * 2))
         im: Image.Image = f
         if im.mode in ("RGBA", "LA", "PA", "P"):
             im = im.convert("RGBA")
             flat = Image.new("RGB", im.size, (0, 0, 0))
             flat.paste(im, mask=im.getchannel("A"))
             im = flat
-        grey = im.convert("L") if im.mode != "L" else im
-        return np.asarray(grey, dtype=np.uint8), size
+        if im.mode == "L":
+            grey = np.asarray(im, dtype=np.uint8)
+            return grey, grey[..., None].repeat(3, axis=2), size
+        rgb = im if im.mode == "RGB" else im.convert("RGB")
+        return np.asarray(rgb.convert("L"), dtype=np.uint8), np.asarray(rgb, dtype=np.uint8), size
 
 
 def _resize(grey: np.ndarray, side: int) -> np.ndarray:
@@ -171,7 +181,7 @@ def thumbnails(path: str | Path) -> tuple[np.ndarray, np.ndarray, int, int]:
     except OSError as e:
         raise ValueError(f"{path}: cannot read file ({e.strerror or e})") from None
     try:
-        grey, (w, h) = _decode_grey(data)
+        grey, _, (w, h) = _decode(data)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise ValueError(f"{path}: cannot decode image ({e})") from None
     return _resize(grey, HASH_SIZE), _windows(_resize(grey, GRID)), w, h
@@ -239,6 +249,7 @@ class Fingerprints:
         views: ``(N, 9)`` uint64 hashes of the shifted central windows (centre: column 4).
         grids: ``(N, 40, 40)`` uint8 grey thumbnails of the whole images (the hashed windows are
             cut from them; :func:`thumbnail` gives the 32×32 thumbnail of one).
+        colours: ``(N, 8, 8, 3)`` uint8 RGB layouts of the whole images.
         sizes: ``(N, 2)`` int32 width and height (-1 when unreadable).
         errors: Why each file could not be read, else ``None``.
 
@@ -247,6 +258,7 @@ class Fingerprints:
     digests: np.ndarray
     views: np.ndarray
     grids: np.ndarray
+    colours: np.ndarray
     sizes: np.ndarray
     errors: list[str | None]
 
@@ -268,6 +280,7 @@ class Fingerprints:
             np.concatenate([p.digests for p in parts]),
             np.concatenate([p.views for p in parts]),
             np.concatenate([p.grids for p in parts]),
+            np.concatenate([p.colours for p in parts]),
             np.concatenate([p.sizes for p in parts]),
             [e for p in parts for e in p.errors],
         )
@@ -288,6 +301,7 @@ def fingerprints(paths: Sequence[str | Path]) -> Fingerprints:
     n = len(paths)
     digests = np.zeros((n, 16), dtype=np.uint8)
     grids = np.zeros((n, GRID, GRID), dtype=np.uint8)
+    colours = np.zeros((n, COLOUR, COLOUR, 3), dtype=np.uint8)
     sizes = np.full((n, 2), -1, dtype=np.int32)
     errors: list[str | None] = [None] * n
     for i, path in enumerate(paths):
@@ -301,16 +315,17 @@ def fingerprints(paths: Sequence[str | Path]) -> Fingerprints:
             continue
         digests[i] = np.frombuffer(hashlib.blake2b(data, digest_size=16).digest(), dtype=np.uint8)
         try:
-            grey, size = _decode_grey(data)
+            grey, rgb, size = _decode(data)
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
             errors[i] = f"cannot decode image ({e})"
             continue
         grids[i] = _resize(grey, GRID)
+        colours[i] = _resize(rgb, COLOUR)
         sizes[i] = size
     views = _bits(_low_dct(_windows(grids))) if n else np.zeros((0, VIEWS), dtype=np.uint64)
     bad = [i for i, e in enumerate(errors) if e is not None]
     views[bad] = 0
-    return Fingerprints(digests, views.reshape(n, VIEWS), grids, sizes, errors)
+    return Fingerprints(digests, views.reshape(n, VIEWS), grids, colours, sizes, errors)
 
 
 @dataclass(frozen=True)

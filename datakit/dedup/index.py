@@ -20,16 +20,16 @@ from itertools import combinations
 import numpy as np
 
 CHUNKS = 4
-CHUNK_BITS = 16
+"""Default number of tables (16-bit keys)."""
 MAX_RADIUS = 15
-"""Largest radius searched exhaustively (chunk radius 3 costs 697 probes per chunk)."""
+"""Largest radius searched (exhaustive search at 15 with 4 tables costs 697 probes per table)."""
 
 
-@lru_cache(maxsize=8)
-def _masks(weight: int) -> np.ndarray:
+@lru_cache(maxsize=16)
+def _masks(weight: int, width: int = 16) -> np.ndarray:
     out = [0]
     for w in range(1, weight + 1):
-        for bits in combinations(range(CHUNK_BITS), w):
+        for bits in combinations(range(width), w):
             m = 0
             for b in bits:
                 m |= 1 << b
@@ -61,11 +61,17 @@ def _unique_min(pairs: np.ndarray, dist: np.ndarray, n: int) -> tuple[np.ndarray
     return np.stack([key // n, key % n], axis=1), dist
 
 
+def _widths(chunks: int) -> list[int]:
+    base, extra = divmod(64, chunks)
+    return [base + (1 if k < extra else 0) for k in range(chunks)]
+
+
 def radius_pairs(
     codes: np.ndarray,
     radius: int,
     *,
     views: np.ndarray | None = None,
+    chunks: int = CHUNKS,
     probe: int | None = None,
     block: int = 1 << 20,
     return_distance: bool = False,
@@ -77,8 +83,9 @@ def radius_pairs(
         radius: Largest distance reported, ``0..MAX_RADIUS``.
         views: Optional ``(N, V)`` uint64 extra hashes per item; then ``(i, j)`` is reported
             when ``codes[i]`` is within ``radius`` of any of ``views[j]`` or the reverse.
-        probe: Bits flipped per chunk when probing (default ``radius // 4``: exact). Smaller is
-            faster and still exact up to ``4 * probe + 3`` bits.
+        chunks: Tables, each keyed on ``64 / chunks`` bits (2–8; longer keys suit more items).
+        probe: Bits flipped per chunk when probing (default ``radius // chunks``: exact).
+            Smaller is faster and still exact up to ``chunks * (probe + 1) - 1`` bits.
         block: Candidate pairs checked at once (bounds memory).
         return_distance: Also return each pair's least distance.
 
@@ -87,7 +94,8 @@ def radius_pairs(
         with ``return_distance``).
 
     Raises:
-        ValueError: ``radius`` or ``probe`` out of range, or ``views`` of the wrong shape.
+        ValueError: ``radius``, ``chunks`` or ``probe`` out of range, or ``views`` of the
+            wrong shape.
 
     Examples:
         >>> codes = np.array([0, 0b111, 1 << 63, 0b1], dtype=np.uint64)
@@ -95,16 +103,18 @@ def radius_pairs(
         [[0, 2], [0, 3]]
         >>> radius_pairs(codes, 3).tolist()
         [[0, 1], [0, 2], [0, 3], [1, 3], [2, 3]]
-        >>> pairs, dist = radius_pairs(codes, 3, return_distance=True)
+        >>> pairs, dist = radius_pairs(codes, 3, chunks=3, return_distance=True)
         >>> dist.tolist()
         [3, 1, 1, 2, 2]
 
     """
     if not 0 <= radius <= MAX_RADIUS:
         raise ValueError(f"expected radius in 0..{MAX_RADIUS}, got {radius}")
-    probe = radius // CHUNKS if probe is None else probe
-    if not 0 <= probe <= radius // CHUNKS:
-        raise ValueError(f"expected probe in 0..{radius // CHUNKS}, got {probe}")
+    if not 2 <= chunks <= 8:
+        raise ValueError(f"expected chunks in 2..8, got {chunks}")
+    probe = radius // chunks if probe is None else probe
+    if not 0 <= probe <= max(radius // chunks, 0) or probe > 3:
+        raise ValueError(f"expected probe in 0..{min(radius // chunks, 3)}, got {probe}")
     codes = np.ascontiguousarray(codes, dtype=np.uint64)
     n = len(codes)
     empty = np.zeros((0, 2), dtype=np.int64)
@@ -118,23 +128,23 @@ def radius_pairs(
             raise ValueError(f"expected views of shape ({n}, V), got {views.shape}")
         db = views.reshape(-1)
         owner = np.repeat(np.arange(n, dtype=np.int64), views.shape[1])
-    masks = _masks(probe).tolist()
     found: list[np.ndarray] = []
     found_d: list[np.ndarray] = []
     held = 0
-    for c in range(CHUNKS):
-        shift = np.uint64(c * CHUNK_BITS)
-        chunk = ((codes >> shift) & np.uint64(0xFFFF)).astype(np.int64)
-        db_chunk = ((db >> shift) & np.uint64(0xFFFF)).astype(np.int64)
-        # one entry per (owner, chunk value): views of one item often share a chunk
-        uniq = np.unique(owner * 65536 + db_chunk)
-        e_owner, e_val = uniq // 65536, uniq % 65536
-        order = np.argsort(e_val, kind="stable")
-        e_owner = e_owner[order]
-        starts = np.zeros(65537, dtype=np.int64)
-        np.cumsum(np.bincount(e_val, minlength=65536), out=starts[1:])
-        for m in masks:
-            q = chunk ^ m
+    shift = 0
+    for width in _widths(chunks):
+        mask_all = np.uint64((1 << width) - 1)
+        chunk = ((codes >> np.uint64(shift)) & mask_all).astype(np.int64)
+        db_chunk = ((db >> np.uint64(shift)) & mask_all).astype(np.int64)
+        shift += width
+        order = np.argsort(db_chunk, kind="stable")
+        db_s, own_s = db[order], owner[order]  # the table: entries sorted by key
+        starts = np.zeros((1 << width) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(db_chunk, minlength=1 << width), out=starts[1:])
+        qorder = np.argsort(chunk, kind="stable")  # sorted queries probe nearby buckets
+        q_s, codes_s = chunk[qorder], codes[qorder]
+        for m in _masks(probe, width).tolist():
+            q = q_s ^ m
             lo = starts[q]
             cnt = starts[q + 1] - lo
             qi = np.flatnonzero(cnt)
@@ -144,21 +154,17 @@ def radius_pairs(
                 stop = start + max(1, int(np.searchsorted(csum, block, side="right")))
                 sel = qi[start:stop]
                 k = cnt[sel]
-                i = np.repeat(sel, k)
-                offs = np.arange(int(k.sum())) - np.repeat(np.cumsum(k) - k, k)
-                j = e_owner[np.repeat(lo[sel], k) + offs]
-                keep = i != j
-                i, j = i[keep], j[keep]
-                if views is None:
-                    d = hamming(codes[i], codes[j])
-                else:
-                    d = hamming(codes[i][:, None], views[j]).min(axis=1)
+                il = np.repeat(sel, k)
+                e = np.arange(int(k.sum())) + np.repeat(lo[sel] - (np.cumsum(k) - k), k)
+                d = hamming(codes_s[il], db_s[e])
                 ok = d <= radius
                 if ok.any():
-                    a, b = i[ok], j[ok]
+                    a, b = qorder[il[ok]], own_s[e[ok]]
+                    same = a != b
+                    a, b = a[same], b[same]
                     found.append(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1))
-                    found_d.append(d[ok])
-                    held += int(ok.sum())
+                    found_d.append(d[ok][same])
+                    held += len(a)
                     if held > 4 * block:  # merge repeats now so memory stays bounded
                         p, dd = _unique_min(np.concatenate(found), np.concatenate(found_d), n)
                         found, found_d, held = [p], [dd], len(p)

@@ -1,9 +1,11 @@
-"""Near-duplicate checks: align two grey thumbnails and correlate them.
+"""Near-duplicate checks: a colour-layout check, then align two grey thumbnails and correlate them.
 
-The perceptual-hash index proposes candidate pairs; this check decides. The middle 75% of one
-thumbnail is slid over the other at scales 0.9–1.0 per axis (crops of up to 10%), both ways,
-and the best normalised cross-correlation (insensitive to brightness and contrast) is the pair's
-score in [-1, 1].
+The perceptual-hash index proposes candidate pairs; these checks decide. First the 8×8 RGB
+layouts of the two images must correlate (:func:`colour_scores`, one vectorised pass, blind to
+brightness and contrast, but not to a red shirt against a blue one). Then the middle 75% of one
+32×32 grey thumbnail is slid over the other at scales 0.9–1.0 per axis (crops of up to 10%),
+both ways, and the best normalised cross-correlation (insensitive to brightness and contrast)
+is the pair's score in [-1, 1] (:func:`aligned_score`).
 """
 
 from __future__ import annotations
@@ -16,13 +18,73 @@ DEFAULT_RADIUS = 10
 DEFAULT_MIN_SCORE = 0.85
 """Default least aligned correlation for two images to be near duplicates."""
 
-_SCALES = (1.0, 0.95, 0.9)
+DEFAULT_MIN_COLOUR = 0.7
+"""Default least correlation of the 8×8 RGB layouts for two images to be near duplicates."""
+
+REJECT_BELOW = 0.6
+"""A pair whose unscaled alignment scores below this (both ways) is not searched further."""
+
+_SCALES = ((1.0, 1.0), (1.0, 0.95), (0.95, 1.0), (0.95, 0.95), (1.0, 0.9), (0.9, 1.0), (0.95, 0.9), (0.9, 0.95),
+           (0.9, 0.9))  # fmt: skip
 
 
-def aligned_score(a: np.ndarray, b: np.ndarray, stop_at: float = 2.0) -> float:
+class _Templates:
+    """Per-image float thumbnails and scaled centre templates, computed once per image."""
+
+    def __init__(self, thumbs: np.ndarray) -> None:
+        self.thumbs = thumbs
+        self.cache: dict[int, tuple[np.ndarray, bool, list[tuple[np.ndarray, bool]]]] = {}
+
+    def get(self, k: int) -> tuple[np.ndarray, bool, list[tuple[np.ndarray, bool]]]:
+        hit = self.cache.get(k)
+        if hit is None:
+            hit = _prepare(self.thumbs[k])
+            if len(self.cache) > 50_000:
+                self.cache.clear()
+            self.cache[k] = hit
+        return hit
+
+
+def _prepare(thumb: np.ndarray) -> tuple[np.ndarray, bool, list[tuple[np.ndarray, bool]]]:
+    import cv2
+
+    f = np.ascontiguousarray(thumb, dtype=np.float32)
+    n = f.shape[0]
+    m = n // 8
+    tpl = f[m : n - m, m : n - m]
+    th, tw = tpl.shape
+    out = []
+    for sx, sy in _SCALES:
+        t = tpl if sx == sy == 1.0 else cv2.resize(tpl, (round(tw * sx), round(th * sy)), interpolation=cv2.INTER_AREA)
+        out.append((t, float(t.max() - t.min()) < 1e-3))
+    return f, float(f.max() - f.min()) < 1e-3, out
+
+
+def _score(big: tuple[np.ndarray, bool, list[tuple[np.ndarray, bool]]], t: tuple[np.ndarray, bool]) -> float:
+    import cv2
+
+    if t[1]:  # a flat template correlates with nothing but a flat image
+        return 1.0 if big[1] else -1.0
+    return float(cv2.minMaxLoc(cv2.matchTemplate(big[0], t[0], cv2.TM_CCOEFF_NORMED))[1])
+
+
+def _aligned(pa: tuple, pb: tuple, stop_at: float, reject_below: float) -> float:  # type: ignore[type-arg]
+    best = -1.0
+    for s in range(len(_SCALES)):
+        for big, small in ((pa, pb), (pb, pa)):
+            best = max(best, _score(big, small[2][s]))
+            if best >= stop_at:  # good enough: skip the other alignments
+                return min(best, 1.0)
+        if s == 0 and best < reject_below:
+            return best
+    return min(best, 1.0)
+
+
+def aligned_score(a: np.ndarray, b: np.ndarray, stop_at: float = 2.0, reject_below: float = -1.0) -> float:
     """Best normalised correlation of two 32×32 thumbnails over small shifts and scales.
 
-    The search stops early once the score reaches ``stop_at``.
+    The search stops early once the score reaches ``stop_at``, or when the unscaled alignment
+    scores below ``reject_below``.
 
     Examples:
         >>> rng = np.random.default_rng(0)
@@ -33,69 +95,102 @@ def aligned_score(a: np.ndarray, b: np.ndarray, stop_at: float = 2.0) -> float:
         True
 
     """
-    import cv2
-
-    best = -1.0
-    fa, fb = a.astype(np.float32), b.astype(np.float32)
-    n = fa.shape[0]
-    m = n // 8
-    for big, small in ((fa, fb), (fb, fa)):
-        tpl = small[m:n - m, m:n - m]
-        th, tw = tpl.shape
-        for sx in _SCALES:
-            for sy in _SCALES:
-                t = tpl if sx == sy == 1.0 else cv2.resize(
-                    tpl, (round(tw * sx), round(th * sy)), interpolation=cv2.INTER_AREA)
-                if float(t.std()) < 1e-3:  # a flat template correlates with nothing
-                    score = 1.0 if float(np.abs(big - big.mean()).max()) < 1e-3 else -1.0
-                else:
-                    score = float(cv2.matchTemplate(big, t, cv2.TM_CCOEFF_NORMED).max())
-                best = max(best, score)
-                if best >= stop_at:  # good enough: skip the other alignments
-                    return min(best, 1.0)
-    return min(best, 1.0)
+    return _aligned(_prepare(a), _prepare(b), stop_at, reject_below)
 
 
-def _score_chunk(args: tuple[np.ndarray, np.ndarray, float]) -> np.ndarray:
-    a, b, min_score = args
-    return np.array([aligned_score(x, y, stop_at=min_score) for x, y in zip(a, b, strict=True)])
+def colour_scores(colours: np.ndarray, pairs: np.ndarray, *, block: int = 1 << 16) -> np.ndarray:
+    """Correlation of the RGB layouts of each pair (all channels as one vector, one mean).
+
+    Brightness and contrast changes are affine in every channel alike, so they leave the score
+    unchanged; another colour scheme lowers it. Flat images score 1 against each other.
+
+    Examples:
+        >>> rng = np.random.default_rng(0)
+        >>> c = (rng.random((3, 8, 8, 3)) * 200).astype(np.uint8)
+        >>> c[1] = (c[0] * 0.8 + 20).astype(np.uint8)  # darker, less contrast
+        >>> s = colour_scores(c, np.array([[0, 1], [0, 2]]))
+        >>> bool(s[0] > 0.99), bool(abs(s[1]) < 0.2)
+        (True, True)
+
+    """
+    out = np.empty(len(pairs), dtype=np.float32)
+    flat = colours.reshape(len(colours), -1)
+    for s in range(0, len(pairs), block):
+        p = pairs[s : s + block]
+        a = flat[p[:, 0]].astype(np.float32)
+        b = flat[p[:, 1]].astype(np.float32)
+        a -= a.mean(axis=1, keepdims=True)
+        b -= b.mean(axis=1, keepdims=True)
+        na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
+        num = np.einsum("ij,ij->i", a, b)
+        both_flat = (na < 1e-3) & (nb < 1e-3)
+        out[s : s + block] = np.where(both_flat, 1.0, num / np.maximum(na * nb, 1e-6))
+    return out
+
+
+_WORKER: _Templates | None = None
+
+
+def _init_worker(thumbs: np.ndarray) -> None:
+    global _WORKER
+    _WORKER = _Templates(thumbs)
+
+
+def _score_block(args: tuple[np.ndarray, float, float]) -> np.ndarray:
+    pairs, min_score, reject_below = args
+    tm = _WORKER
+    if tm is None:  # pragma: no cover - set by the pool initializer
+        raise RuntimeError("worker not initialised")
+    return np.array(
+        [_aligned(tm.get(i), tm.get(j), min_score, reject_below) for i, j in pairs.tolist()], dtype=np.float32
+    )
 
 
 def verify_pairs(
-    thumbs: list[np.ndarray] | np.ndarray,
+    thumbs: np.ndarray,
     pairs: np.ndarray,
     min_score: float,
     *,
     workers: int = 1,
+    reject_below: float = REJECT_BELOW,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Keep the candidate pairs whose aligned score is at least ``min_score``.
 
-    Many pairs are scored in a process pool of ``workers``.
+    Many pairs are scored in a process pool of ``workers``; each image's templates are built once.
+
+    Args:
+        thumbs: ``(N, 32, 32)`` uint8 thumbnails.
+        pairs: ``(K, 2)`` indices into ``thumbs``.
+        min_score: Least aligned score kept.
+        workers: Processes for large batches.
+        reject_below: See :func:`aligned_score`.
 
     Returns:
         ``(kept_pairs, their_scores)``.
 
     Examples:
         >>> t = np.tile(np.arange(32, dtype=np.uint8) * 7, (32, 1))
-        >>> kept, scores = verify_pairs([t, t.T, t], np.array([[0, 1], [0, 2]]), 0.9)
+        >>> kept, scores = verify_pairs(np.stack([t, t.T, t]), np.array([[0, 1], [0, 2]]), 0.9)
         >>> kept.tolist()
         [[0, 2]]
 
     """
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     if len(pairs) == 0:
-        return pairs.reshape(0, 2), np.zeros(0)
+        return pairs, np.zeros(0, dtype=np.float32)
     if workers > 1 and len(pairs) >= 4000:
         from concurrent.futures import ProcessPoolExecutor
 
-        step = 2000
-        jobs = [
-            (np.stack([thumbs[i] for i in pairs[s:s + step, 0]]), np.stack([thumbs[j] for j in pairs[s:s + step, 1]]),
-             min_score)
-            for s in range(0, len(pairs), step)
-        ]  # fmt: skip
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            scores = np.concatenate(list(pool.map(_score_chunk, jobs)))
+        order = np.argsort(pairs[:, 0], kind="stable")  # blocks share images: templates reused
+        step = max(1000, min(20000, len(pairs) // (workers * 4)))
+        jobs = [(pairs[order[s : s + step]], min_score, reject_below) for s in range(0, len(pairs), step)]
+        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(thumbs,)) as pool:
+            scores = np.empty(len(pairs), dtype=np.float32)
+            scores[order] = np.concatenate(list(pool.map(_score_block, jobs)))
     else:
-        scores = np.array([aligned_score(thumbs[i], thumbs[j], stop_at=min_score) for i, j in pairs.tolist()])
+        tm = _Templates(thumbs)
+        scores = np.array(
+            [_aligned(tm.get(i), tm.get(j), min_score, reject_below) for i, j in pairs.tolist()], dtype=np.float32
+        )
     ok = scores >= min_score
     return pairs[ok], scores[ok]
