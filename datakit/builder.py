@@ -47,13 +47,13 @@ class _CatBuilder:
         self.codes.append(code)
 
     def extend(self, values: list[str | None]) -> None:
-        index, out = self.index, self.codes
-        get, append = index.get, out.append
-        for v in values:
-            code = get(v)  # type: ignore[arg-type]
-            if code is None:
-                code = -1 if v is None else index.setdefault(v, len(index))
-            append(code)
+        index = self.index
+        for v in dict.fromkeys(values):  # new values get codes in order of first appearance
+            if v is not None and v not in index:
+                index[v] = len(index)
+        lookup: dict[str | None, int] = {None: -1}
+        lookup.update(index)
+        self.codes.extend(map(lookup.__getitem__, values))
 
     def repeat(self, v: str | None, n: int) -> None:
         self.add(v)

@@ -36,6 +36,8 @@ def safe_relpath(path: str, base: str = "") -> str:
         raise PathEscapeError("empty image path")
     if path.startswith(("/", "\\")) or PureWindowsPath(path).drive or PurePosixPath(path).is_absolute():
         raise PathEscapeError(f"absolute path {path!r} is not allowed (paths are relative to the dataset root)")
+    if posixpath.normpath(path.replace("\\", "/")) == ".":
+        raise PathEscapeError(f"path {path!r} names a folder, not a file")
     joined = (
         posixpath.normpath(posixpath.join(base, path.replace("\\", "/")))
         if base

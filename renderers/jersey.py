@@ -31,10 +31,11 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from renderers.degradations import apply_seeded
 from renderers.fonts import DEFAULT_FONTS, FontSpec, load_fonts
 from renderers.palettes import RGB, ColorSampler, Kit
 
-RENDERER_VERSION = "jersey/1"
+RENDERER_VERSION = "jersey/2"
 """Recorded in metadata; bumped when the same seed would draw a different image."""
 
 SKIN: tuple[RGB, ...] = (
@@ -153,55 +154,144 @@ class JerseyConfig:
             raise ValueError("expected at least one font")
 
 
-class _FontCache:
-    """PIL fonts by (font, pixel size), and each font's digit height per pixel of size."""
+# ----------------------------------------------------------------------------- per-process caches
+# Fonts, glyph masks, kerning advances and per-size constant fields are shared by every renderer
+# of the process (and inherited by forked workers): they depend only on the font file, the pixel
+# size and the crop size, never on a sample's seed.
 
-    def __init__(self, specs: list[FontSpec]) -> None:
-        self.specs = {s.name: s for s in specs}
-        self._fonts: dict[tuple[str, int], ImageFont.FreeTypeFont] = {}
-        self._ratio: dict[str, float] = {}
-        self.layout = ImageFont.Layout.RAQM if _has_raqm() else ImageFont.Layout.BASIC
-
-    def get(self, name: str, px: int) -> ImageFont.FreeTypeFont:
-        key = (name, px)
-        f = self._fonts.get(key)
-        if f is None:
-            if len(self._fonts) > 512:
-                self._fonts.clear()
-            spec = self.specs[name]
-            f = self._fonts[key] = ImageFont.truetype(str(spec.path), px, layout_engine=self.layout)
-            if spec.weight is not None:
-                f.set_variation_by_axes([spec.weight])
-        return f
-
-    def digit_ratio(self, name: str) -> float:
-        """Height of the digits' ink per pixel of font size."""
-        r = self._ratio.get(name)
-        if r is None:
-            f = self.get(name, 200)
-            _x0, y0, _x1, y1 = f.getbbox("0123456789", anchor="ls")
-            r = self._ratio[name] = max(0.2, (y1 - y0) / 200.0)
-        return r
+_LAYOUT: list[ImageFont.Layout] = []
+_FONTS: dict[tuple[FontSpec, int], ImageFont.FreeTypeFont] = {}
+_RATIOS: dict[FontSpec, float] = {}
+_GLYPHS: dict[tuple[FontSpec, int, str, int], tuple[np.ndarray, int, int]] = {}
+_PAIRS: dict[tuple[FontSpec, int, str], float] = {}
+_CACHE_LIMIT = 20000
+_GLYPH_BUDGET = 256 << 20  # bytes of cached glyph masks per process
+_GLYPH_BYTES = [0]
 
 
-def _has_raqm() -> bool:
-    from PIL import features
+def _layout() -> ImageFont.Layout:
+    if not _LAYOUT:
+        from PIL import features
 
-    return bool(features.check("raqm"))
+        _LAYOUT.append(ImageFont.Layout.RAQM if features.check("raqm") else ImageFont.Layout.BASIC)
+    return _LAYOUT[0]
 
 
-_GRIDS: dict[tuple[int, int], tuple[np.ndarray, ...]] = {}
+def _font(spec: FontSpec, px: int) -> ImageFont.FreeTypeFont:
+    """The PIL font of ``spec`` at ``px`` pixels (variable fonts at their jersey weight)."""
+    key = (spec, px)
+    f = _FONTS.get(key)
+    if f is None:
+        if len(_FONTS) > 512:
+            _FONTS.clear()
+        f = _FONTS[key] = ImageFont.truetype(str(spec.path), px, layout_engine=_layout())
+        if spec.weight is not None:
+            f.set_variation_by_axes([spec.weight])
+    return f
 
 
-def _grid(w: int, h: int) -> tuple[np.ndarray, ...]:
-    """Per-size constant fields: pixel x, y; centred x/w, y/h; the background's vertical shade."""
-    g = _GRIDS.get((w, h))
+def _digit_ratio(spec: FontSpec) -> float:
+    """Height of the digits' ink per pixel of font size."""
+    r = _RATIOS.get(spec)
+    if r is None:
+        _x0, y0, _x1, y1 = _font(spec, 200).getbbox("0123456789", anchor="ls")
+        r = _RATIOS[spec] = max(0.2, (y1 - y0) / 200.0)
+    return r
+
+
+def _length(spec: FontSpec, px: int, text: str) -> float:
+    """Advance width of one digit or a digit pair (the pair's includes the font's kerning)."""
+    key = (spec, px, text)
+    v = _PAIRS.get(key)
+    if v is None:
+        if len(_PAIRS) > _CACHE_LIMIT:
+            _PAIRS.clear()
+        v = _PAIRS[key] = float(_font(spec, px).getlength(text))
+    return v
+
+
+def _draw(spec: FontSpec, px: int, ch: str, stroke: int) -> np.ndarray:
+    """One digit drawn at ``(stroke + 2, stroke + 2)`` on its advance box (8-bit mask)."""
+    font = _font(spec, px)
+    ascent, descent = font.getmetrics()
+    pad = stroke + 2
+    adv = _length(spec, px, ch)
+    im = Image.new("L", (math.ceil(adv) + 2 * pad + 2, ascent + descent + 2 * pad), 0)
+    ImageDraw.Draw(im).text((pad, pad), ch, font=font, fill=255, stroke_width=stroke, stroke_fill=255)
+    return np.asarray(im)
+
+
+def _glyph(spec: FontSpec, px: int, ch: str, stroke: int) -> tuple[np.ndarray, int, int]:
+    """``(mask, x, y)``: one digit cropped to its ink, and the crop's place on the advance box.
+
+    The advance box is the one of :func:`_draw` with ``stroke`` px of outline. With an outline,
+    ``mask`` is H×W×4: the fill, the fill and outline together, then two empty channels (OpenCV
+    warps 4 channels as fast as 1, 2 at a third of the speed); without, H×W.
+    """
+    key = (spec, px, ch, stroke)
+    g = _GLYPHS.get(key)
     if g is None:
-        if len(_GRIDS) > 256:
-            _GRIDS.clear()
-        ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-        g = _GRIDS[(w, h)] = (xs, ys, xs / w - 0.5, ys / h - 0.5, 0.85 + ys * np.float32(0.3 / h))
+        outer = _draw(spec, px, ch, stroke)
+        cols = np.flatnonzero(outer.max(axis=0))
+        rows = np.flatnonzero(outer.max(axis=1))
+        if len(cols) == 0:  # pragma: no cover - fonts are checked for digit glyphs
+            raise ValueError(f"font {spec.name!r} drew nothing for {ch!r}")
+        x0, x1, y0, y1 = int(cols[0]), int(cols[-1]) + 1, int(rows[0]), int(rows[-1]) + 1
+        mask: np.ndarray = outer
+        if stroke:
+            plain = _draw(spec, px, ch, 0)  # the same box less `stroke` px on each side
+            mask = np.zeros((*outer.shape, 4), np.uint8)
+            mask[stroke : stroke + plain.shape[0], stroke : stroke + plain.shape[1], 0] = plain
+            mask[..., 1] = outer
+        mask = np.ascontiguousarray(mask[y0:y1, x0:x1])
+        if _GLYPH_BYTES[0] + mask.nbytes > _GLYPH_BUDGET:
+            _GLYPHS.clear()
+            _GLYPH_BYTES[0] = 0
+        _GLYPH_BYTES[0] += mask.nbytes
+        g = _GLYPHS[key] = (mask, x0, y0)
     return g
+
+
+class _Fields:
+    """Per-crop-size constants: pixel coordinates, normalised rows/columns, blotch upsampling."""
+
+    def __init__(self, w: int, h: int) -> None:
+        f32 = np.float32
+        self.x = np.arange(w, dtype=f32)  # pixel columns
+        self.y = np.arange(h, dtype=f32)[:, None]  # pixel rows (a column vector)
+        self.xn = self.x / f32(w) - f32(0.5)
+        self.yn = self.y / f32(h) - f32(0.5)
+        self.bg = f32(0.85) + self.y * f32(0.3 / h)  # the background's vertical shade
+        # cv2.resize(INTER_CUBIC) of a 4×4 field is linear and separable: Ry @ field @ Rx
+        eye = np.eye(4, dtype=f32)
+        self.ry = np.stack(
+            [cv2.resize(eye[:, i : i + 1], (1, h), interpolation=cv2.INTER_CUBIC)[:, 0] for i in range(4)], 1
+        )
+        self.rx = np.stack(
+            [cv2.resize(eye[i : i + 1, :], (w, 1), interpolation=cv2.INTER_CUBIC)[0] for i in range(4)], 0
+        )
+        self.mesh: dict[int, np.ndarray] = {}
+
+    def mesh_field(self, period: int, h: int, w: int) -> np.ndarray:
+        """The mesh pattern tiled over the crop plus one tile of margin (offsets slice it)."""
+        m = self.mesh.get(period)
+        if m is None:
+            tile = _MESH[period]
+            reps = (h // tile.shape[0] + 2, w // tile.shape[1] + 2)
+            m = self.mesh[period] = np.tile(tile, reps)
+        return m
+
+
+_FIELDS: dict[tuple[int, int], _Fields] = {}
+
+
+def _fields(w: int, h: int) -> _Fields:
+    f = _FIELDS.get((w, h))
+    if f is None:
+        if len(_FIELDS) > 256:
+            _FIELDS.clear()
+        f = _FIELDS[(w, h)] = _Fields(w, h)
+    return f
 
 
 def _mesh_tile(period: int) -> np.ndarray:
@@ -219,13 +309,19 @@ _BODY = ((-1.9, 6), (-1.9, -0.2), (-1.5, -1.2), (-0.8, -1.65), (-0.3, -1.8), (0.
 _TORSO = ((-1.0, 6), (-1.0, -0.55), (-0.85, -0.75), (-0.62, -1.05), (-0.55, -1.62), (-0.35, -1.62),
           (-0.25, -1.25), (0.0, -1.05), (0.25, -1.25), (0.35, -1.62), (0.55, -1.62), (0.62, -1.05),
           (0.85, -0.75), (1.0, -0.55), (1.0, 6))  # fmt: skip
+_SHADE_SALT = 0x5AD3
+"""Offset of the shading stream's seed (blotches, mesh phase) from the sample's seed."""
 
 
-def _mix(img: np.ndarray, color: RGB | np.ndarray, alpha: np.ndarray) -> None:
-    """In place: ``img = img * (1 - alpha) + color * alpha`` (alpha HxW in [0, 1])."""
-    a = alpha[..., None]
-    img *= 1.0 - a
-    img += a * np.asarray(color, np.float32)
+def _poly(
+    pts: tuple[tuple[float, float], ...], sx: float, sy: float, cx: float, cy: float, ca: float, sa: float
+) -> np.ndarray:
+    """Polygon ``pts`` scaled by ``(sx, sy)``, rotated and moved to ``(cx, cy)``; 1/16 px int32."""
+    out = []
+    for u, v in pts:
+        a, b = u * sx, v * sy
+        out.append((round((cx + a * ca - b * sa) * 16), round((cy + a * sa + b * ca) * 16)))
+    return np.asarray(out, np.int32)
 
 
 class JerseyRenderer:
@@ -249,12 +345,10 @@ class JerseyRenderer:
         self.config = config or JerseyConfig()
         self.colors = colors or ColorSampler()
         self.fonts = load_fonts(self.config.fonts)
-        self._cache = _FontCache(self.fonts)
+        self._specs = {f.name: f for f in self.fonts}
         self._font_names = [f.name for f in self.fonts]
         self._degrade = build_preset(self.config.preset)
         self._has_degrade = bool(self._degrade.transforms)
-        self._glyphs: dict[tuple[str, int, str, int], np.ndarray] = {}
-        self._adv: dict[tuple[str, int, str], list[float]] = {}
 
     # ------------------------------------------------------------------ parameters
     def sample_params(self, label: str, seed: int) -> dict[str, Any]:
@@ -332,79 +426,54 @@ class JerseyRenderer:
         return p
 
     # ------------------------------------------------------------------ drawing
-    def _glyph(self, name: str, px: int, ch: str, stroke: int) -> np.ndarray:
-        """A cached 8-bit mask of one digit (with ``stroke`` px of outline) on its advance box."""
-        key = (name, px, ch, stroke)
-        g = self._glyphs.get(key)
-        if g is None:
-            font = self._cache.get(name, px)
-            ascent, descent = font.getmetrics()
-            pad = stroke + 2
-            adv = font.getlength(ch)
-            im = Image.new("L", (math.ceil(adv) + 2 * pad + 2, ascent + descent + 2 * pad), 0)
-            ImageDraw.Draw(im).text((pad, pad), ch, font=font, fill=255, stroke_width=stroke, stroke_fill=255)
-            g = self._glyphs[key] = np.asarray(im)
-        return g
-
-    def _advances(self, name: str, px: int, label: str) -> list[float]:
+    def _advances(self, spec: FontSpec, px: int, label: str) -> list[float]:
         """X of each digit's origin: pair advances, so the font's kerning is kept."""
-        key = (name, px, label)
-        xs = self._adv.get(key)
-        if xs is None:
-            font = self._cache.get(name, px)
-            xs = [0.0]
-            for i in range(1, len(label)):
-                xs.append(xs[-1] + font.getlength(label[i - 1 : i + 1]) - font.getlength(label[i]))
-            self._adv[key] = xs
+        xs = [0.0]
+        for i in range(1, len(label)):
+            xs.append(xs[-1] + _length(spec, px, label[i - 1 : i + 1]) - _length(spec, px, label[i]))
         return xs
 
-    def _number_masks(self, p: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-        """``(fill, outer)`` 8-bit masks of the number in text space (outer includes the outline).
+    def _number_mask(self, p: dict[str, Any]) -> np.ndarray:
+        """The number in text space, cropped to its ink (8-bit).
 
+        H×W×4 (the fill, fill and outline together, two empty channels) when outlined, else H×W.
         Digits are drawn at a reference size (the smallest of 48/96/192/384 px not below the
         target height, so the warp only ever shrinks them by less than 2×) and cached.
         """
         label: str = p["label"]
-        name = p["font"]
-        ratio = self._cache.digit_ratio(name)
-        target = p["number_height"] * p["height"] / ratio
+        spec = self._specs[p["font"]]
+        target = p["number_height"] * p["height"] / _digit_ratio(spec)
         px = next((b for b in _PX_BUCKETS if b >= target), _PX_BUCKETS[-1])
         stroke = max(1, round(p["outline_width"] * px)) if p["outline"] else 0
-        xs = self._advances(name, px, label)
         track = p["tracking"] * px
-        pad = stroke + 2  # the stroked glyph's margin; plain glyphs have a margin of 2
-        glyphs = [self._glyph(name, px, ch, stroke) for ch in label]
-        origins = [round(x + i * track) for i, x in enumerate(xs)]
-        shift = pad - min(origins)
-        origins = [o + shift for o in origins]
-        tw = max(o - pad + g.shape[1] for o, g in zip(origins, glyphs, strict=True))
-        th = glyphs[0].shape[0]
-        outer = np.zeros((th, tw), np.uint8)
-        for o, g in zip(origins, glyphs, strict=True):
-            sl = outer[:, o - pad : o - pad + g.shape[1]]
+        pad = stroke + 2  # where _draw puts the digit's origin on its box
+        xs = self._advances(spec, px, label)
+        parts = []
+        for i, ch in enumerate(label):
+            g, gx, gy = _glyph(spec, px, ch, stroke)
+            parts.append((round(xs[i] + i * track) - pad + gx, gy, g))
+        if len(parts) == 1:
+            return parts[0][2]
+        x0 = min(x for x, _, _ in parts)
+        y0 = min(y for _, y, _ in parts)
+        x1 = max(x + g.shape[1] for x, _, g in parts)
+        y1 = max(y + g.shape[0] for _, y, g in parts)
+        out = np.zeros((y1 - y0, x1 - x0, *parts[0][2].shape[2:]), np.uint8)
+        for x, y, g in parts:
+            sl = out[y - y0 : y - y0 + g.shape[0], x - x0 : x - x0 + g.shape[1]]
             np.maximum(sl, g, out=sl)
-        if not stroke:
-            return outer, outer
-        fill = np.zeros((th, tw), np.uint8)
-        for o, ch in zip(origins, label, strict=True):
-            f = self._glyph(name, px, ch, 0)
-            sl = fill[pad - 2 : pad - 2 + f.shape[0], o - 2 : o - 2 + f.shape[1]]
-            np.maximum(sl, f, out=sl)
-        return fill, outer
+        return out
 
     def render_params(self, p: dict[str, Any]) -> np.ndarray:
         """Render the undegraded crop from sampled parameters (RGB uint8, H×W×3)."""
         w, h = p["width"], p["height"]
-        fill_a, outer_a = self._number_masks(p)
-        cols = np.flatnonzero(outer_a.max(axis=0))
-        rows = np.flatnonzero(outer_a.max(axis=1))
-        if len(cols) == 0:  # pragma: no cover - fonts are checked for digit glyphs
-            raise ValueError(f"font {p['font']!r} drew nothing for {p['label']!r}")
-        x0, x1, y0, y1 = cols[0], cols[-1] + 1, rows[0], rows[-1] + 1
-        bw, bh = float(x1 - x0), float(y1 - y0)
+        f32 = np.float32
+        fl = _fields(w, h)
+        num = self._number_mask(p)
+        bh, bw = num.shape[:2]
         # Number box corners (text space) -> output space: squeeze, rotate, place, then a
         # perspective jitter of each corner. Wide numbers shrink to fit the crop.
-        src = np.asarray([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
+        src = np.asarray([[0, 0], [bw, 0], [bw, bh], [0, bh]], np.float32)
         cx, cy = w * (0.5 + p["offset"][0]), h * (0.5 + p["offset"][1] * 0.5)
         nh = p["number_height"] * h
         nw = bw * (nh / bh) * p["squeeze"]
@@ -417,85 +486,127 @@ class JerseyRenderer:
         for k, (ux, uy) in enumerate(((-0.5, -0.5), (0.5, -0.5), (0.5, 0.5), (-0.5, 0.5))):
             lx = ux * nw + jit[2 * k] * nw * 0.5
             ly = uy * nh + jit[2 * k + 1] * nh * 0.5
-            dst.append([cx + lx * ca - ly * sa, cy + lx * sa + ly * ca])
+            dst.append((cx + lx * ca - ly * sa, cy + lx * sa + ly * ca))
         hom = cv2.getPerspectiveTransform(src, np.asarray(dst, np.float32))
-        masks = np.dstack([fill_a, outer_a]) if fill_a is not outer_a else outer_a
-        warped = cv2.warpPerspective(masks, hom, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
-        if warped.ndim == 3:
-            fill_m, outer_m = warped[..., 0], warped[..., 1]
-        else:
-            fill_m = outer_m = warped
 
-        # Scene in the number's frame (units: torso half-width, number height).
-        xs, ys, xn, yn, bg_shade = _grid(w, h)
-        tw = p["torso_width"] * nh * 0.5
-
-        def frame(pts: tuple[tuple[float, float], ...]) -> np.ndarray:
-            a = np.asarray(pts, np.float64) * (tw, nh)
-            out = np.empty_like(a)
-            out[:, 0] = cx + a[:, 0] * ca - a[:, 1] * sa
-            out[:, 1] = cy + a[:, 0] * sa + a[:, 1] * ca
-            return np.round(out * 16).astype(np.int32)
-
-        body_m = np.zeros((h, w), np.uint8)
-        cv2.fillPoly(body_m, [frame(_BODY)], 255, cv2.LINE_AA, shift=4)
-        torso_m = np.zeros((h, w), np.uint8)
-        cv2.fillPoly(torso_m, [frame(_TORSO)], 255, cv2.LINE_AA, shift=4)
-
-        # Layer weights (alpha compositing as a weighted sum of flat colours), then one matmul.
-        f32 = np.float32
-        t = torso_m.astype(f32) * f32(1 / 255)
-        b = np.maximum(body_m.astype(f32) * f32(1 / 255), t)
-        n_fill = fill_m.astype(f32) * f32(1 / 255) * t
-        n_outer = outer_m.astype(f32) * f32(1 / 255) * t if p["outline"] else n_fill
-        # Shading: directional light, low-frequency blotches, fold bands, mesh texture.
+        # Shading: directional light, low-frequency blotches, fold creases, mesh texture.
+        rng = random.Random(p["seed"] + _SHADE_SALT)
         theta, strength = p["light"]
-        rng = np.random.default_rng(p["seed"])
-        shade = xn * f32(strength * math.cos(theta))
-        shade += yn * f32(strength * math.sin(theta))
-        shade += f32(1.0)
+        shade = (fl.yn * f32(strength * math.sin(theta)) + f32(1.0)) + fl.xn * f32(strength * math.cos(theta))
         if p["shading_noise"] > 0:
-            blot = rng.standard_normal((4, 4), dtype=f32)
-            shade += f32(p["shading_noise"]) * cv2.resize(blot, (w, h), interpolation=cv2.INTER_CUBIC)
-        dx = dy = None
+            blot = np.asarray([rng.gauss(0.0, 1.0) for _ in range(16)], f32).reshape(4, 4)
+            shade += fl.ry @ ((blot * f32(p["shading_noise"])) @ fl.rx)
+        waves = []  # (sin of the fold phase, x and y displacement per unit)
         for ang_f, freq, amp, phase in p["folds"]:
             nx, ny = math.cos(ang_f), math.sin(ang_f)
-            tt = (xs * f32(nx) + ys * f32(ny)) * f32(2 * math.pi * freq / nh) + f32(phase)
-            sn = np.sin(tt)
-            shade -= f32(0.09 * amp) * (1 - sn * sn) * (sn > 0)
-            disp = sn * f32(amp * nh * 0.02)
-            dx = disp * f32(nx) if dx is None else dx + disp * f32(nx)
-            dy = disp * f32(ny) if dy is None else dy + disp * f32(ny)
+            k = 2 * math.pi * freq / nh
+            ax, ay = fl.x * f32(nx * k), fl.y * f32(ny * k) + f32(phase)
+            sn = np.cos(ay) * np.sin(ax)  # sin(ax + ay), from 1-D sines and cosines
+            sn += np.sin(ay) * np.cos(ax)
+            crease = sn * sn
+            crease -= f32(1.0)
+            crease *= f32(0.09 * amp)
+            np.add(shade, crease, out=shade, where=sn > 0)  # shade -= 0.09 amp (1 - sin²) where sin > 0
+            waves.append((sn, amp * nh * 0.02 * nx, amp * nh * 0.02 * ny))
+
+        # Scene in the number's frame (units: torso half-width, number height).
+        tw = p["torso_width"] * nh * 0.5
+        body_m = np.zeros((h, w), np.uint8)
+        cv2.fillPoly(body_m, [_poly(_BODY, tw, nh, cx, cy, ca, sa)], 255, cv2.LINE_AA, shift=4)
+        torso_m = np.zeros((h, w), np.uint8)
+        cv2.fillPoly(torso_m, [_poly(_TORSO, tw, nh, cx, cy, ca, sa)], 255, cv2.LINE_AA, shift=4)
+        t = torso_m * f32(1 / 255)
+        b = body_m * f32(1 / 255)
+        np.maximum(b, t, out=b)
         if p["mesh"]:
-            tile = _MESH[p["mesh"]]
-            reps = (h // tile.shape[0] + 2, w // tile.shape[1] + 2)
-            oy, ox = int(rng.integers(tile.shape[0])), int(rng.integers(tile.shape[1]))
-            shade += f32(p["mesh_strength"]) * np.tile(tile, reps)[oy : oy + h, ox : ox + w] * t
+            period = p["mesh"]
+            oy, ox = rng.randrange(2 * period), rng.randrange(2 * period)
+            mesh = fl.mesh_field(period, h, w)[oy : oy + h, ox : ox + w] * t
+            mesh *= f32(p["mesh_strength"])
+            shade += mesh
 
         occ = p["occlusion"]
         occ_m = self._occluder(occ, w, h, cx, cy, nw, nh, ca, sa) if occ else None
-        keep = shade if occ_m is None else shade * (1 - occ_m)
-        bg_w = (1 - b) * bg_shade * keep
-        skin_w = (b - t) * keep
-        jersey_w = (t - n_outer) * keep
-        outline_w = (n_outer - n_fill) * keep
-        number_w = n_fill * keep
-        layers = [bg_w, skin_w, jersey_w, outline_w, number_w]
-        trim = p["outline_rgb"] or p["number_rgb"]
-        colors = [p["background_rgb"], p["skin_rgb"], p["jersey_rgb"], trim, p["number_rgb"]]
         if occ_m is not None:
-            layers.append(occ_m * (f32(0.8) + f32(0.35) * (1 - np.abs(xs - cx) * f32(1 / w))))
-            colors.append(occ["rgb"])
+            shade *= 1 - occ_m  # what the occluder hides
+        # Layer weights (alpha compositing as a weighted sum of flat colours), then one matmul:
+        # background, skin, jersey (the number is added on its box below), occluder.
         c, bright = p["contrast"], p["brightness"]
-        wmat = np.stack(layers, axis=-1).reshape(h * w, len(layers))
-        cmat = np.asarray(colors, f32) * f32(c * bright)
-        img = (wmat @ cmat).reshape(h, w, 3)
+        cb = f32(c * bright)
+        colors = [p["background_rgb"], p["skin_rgb"], p["jersey_rgb"]]
+        wts = np.empty((3 if occ_m is None else 4, h, w), f32)
+        np.subtract(f32(1.0), b, out=wts[0])
+        wts[0] *= fl.bg
+        wts[0] *= shade
+        np.subtract(b, t, out=wts[1])
+        wts[1] *= shade
+        np.multiply(t, shade, out=wts[2])
+        if occ_m is not None:
+            np.multiply(occ_m, f32(0.8) + f32(0.35) * (1 - np.abs(fl.x - f32(cx)) * f32(1 / w)), out=wts[3])
+            colors.append(occ["rgb"])
+        cmat = np.asarray(colors, f32).T * cb
+        img = (cmat @ wts.reshape(len(wts), h * w)).reshape(3, h, w)
         img += f32(128.0 * (1 - c) * bright)
-        # Folds displace the fabric (and what is printed on it).
-        if dx is not None and dy is not None:
-            img = cv2.remap(img, xs + dx, ys + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        self._print_number(img, wts[2], num, hom, dst, waves, p, cb, fl)
         np.clip(img, 0, 255, out=img)
-        return img.astype(np.uint8)
+        planes = img.astype(np.uint8)
+        return cv2.merge((planes[0], planes[1], planes[2]))
+
+    @staticmethod
+    def _print_number(
+        img: np.ndarray,
+        t_keep: np.ndarray,
+        num: np.ndarray,
+        hom: np.ndarray,
+        dst: list[tuple[float, float]],
+        waves: list[tuple[np.ndarray, float, float]],
+        p: dict[str, Any],
+        cb: np.float32,
+        fl: _Fields,
+    ) -> None:
+        """Add the number (and its outline) over the jersey, in place on the planar float image.
+
+        Only the number's box is warped; the fabric's folds displace the print (the number is
+        sampled at the displaced points).
+        """
+        h, w = t_keep.shape
+        f32 = np.float32
+        reach = sum(abs(dx) + abs(dy) for _, dx, dy in waves)
+        margin = 2 + math.ceil(reach + p["height"] / max(1, num.shape[0]))
+        xs_, ys_ = [q[0] for q in dst], [q[1] for q in dst]
+        x0, x1 = max(0, math.floor(min(xs_)) - margin), min(w, math.ceil(max(xs_)) + margin)
+        y0, y1 = max(0, math.floor(min(ys_)) - margin), min(h, math.ceil(max(ys_)) + margin)
+        if x1 <= x0 or y1 <= y0:
+            return
+        sw, sh = x1 - x0, y1 - y0
+        # Where each output pixel samples the number: the inverse homography of the pixel (a row
+        # and a column vector without folds, a field with them); then one remap of the box.
+        mx: np.ndarray = fl.x[x0:x1]
+        my: np.ndarray = fl.y[y0:y1]
+        if waves:
+            dx = sum(sn[y0:y1, x0:x1] * f32(kx) for sn, kx, _ in waves)
+            dy = sum(sn[y0:y1, x0:x1] * f32(ky) for sn, _, ky in waves)
+            mx, my = mx + dx, my + dy
+        inv = [[f32(v) for v in row] for row in np.linalg.inv(hom).tolist()]
+        den = (inv[2][0] * mx + inv[2][2]) + inv[2][1] * my
+        u = (inv[0][0] * mx + inv[0][2]) + inv[0][1] * my
+        u /= den
+        v = (inv[1][0] * mx + inv[1][2]) + inv[1][1] * my
+        v /= den
+        warped = cv2.remap(num, u, v, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        tk = t_keep[y0:y1, x0:x1] * f32(1 / 255)
+        jersey = np.asarray(p["jersey_rgb"], f32)
+        fill_rgb = np.asarray(p["number_rgb"], f32)
+        if warped.ndim == 3:
+            trim = np.asarray(p["outline_rgb"] or p["number_rgb"], f32)
+            lay = np.empty((2, sh, sw), f32)
+            np.multiply(warped[..., 1], tk, out=lay[0])
+            np.multiply(warped[..., 0], tk, out=lay[1])
+            dc = np.stack([trim - jersey, fill_rgb - trim], 1) * cb
+        else:
+            lay = (warped * tk)[None]
+            dc = (fill_rgb - jersey)[:, None] * cb
+        img[:, y0:y1, x0:x1] += (dc @ lay.reshape(len(lay), sh * sw)).reshape(3, sh, sw)
 
     @staticmethod
     def _occluder(
@@ -525,12 +636,10 @@ class JerseyRenderer:
         return om.astype(np.float32) * np.float32(1 / 255)
 
     def degrade(self, img: np.ndarray, seed: int) -> np.ndarray:
-        """Apply the configured preset with the sample's own random stream."""
+        """Apply the configured preset with the sample's own random stream (seed + 1)."""
         if not self._has_degrade:
             return img
-        self._degrade.set_random_state(np.random.default_rng(seed + 1), random.Random(seed + 1))
-        out: np.ndarray = self._degrade(image=img)["image"]
-        return out
+        return apply_seeded(self._degrade, img, seed + 1)
 
     def render(self, label: str, seed: int) -> tuple[np.ndarray, dict[str, Any]]:
         """Sample, draw and degrade one crop.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import orjson
 import pytest
 
 import datakit
@@ -216,3 +217,57 @@ def test_image_paths_outside_jsonl_folder_stay_inside_root(tmp_path: Path) -> No
     out = ds.save(tmp_path / "out")
     assert json.loads((out / "train" / "annotations.jsonl").read_text())["image"] == "../images/a.jpg"
     assert (out / "images" / "a.jpg").is_file()
+
+
+def test_bulk_validation_matches_the_line_by_line_path(tmp_path: Path) -> None:
+    """Every row shape and bad value: the column-wise path gives exactly the per-line results."""
+    rows: list[object] = [
+        {"image": "a.jpg", "prefix": "P", "suffix": "23"},
+        {"image": "b.jpg", "prefix": "P", "suffix": "23", "metadata": {"jersey_color": "white", "x": None}},
+        {"image": "c.jpg", "prefix": "P", "suffix": ""},  # the seed's empty label
+        {"image": "d.jpg", "prefix": "P", "suffix": "  "},
+        {"image": "sub/e.jpg", "prefix": "P", "suffix": "7"},  # a folder: normalised
+        {"image": "../../f.jpg", "prefix": "P", "suffix": "7"},  # escapes the root
+        {"image": "/abs/g.jpg", "suffix": "7"},
+        {"image": "", "suffix": "7"},
+        {"image": ".", "suffix": "7"},
+        {"suffix": "7"},
+        {"image": 5, "suffix": "7"},
+        {"image": "h.jpg", "suffix": 23},  # an int label becomes "23"
+        {"image": "i.jpg", "suffix": True},
+        {"image": "j.jpg", "suffix": "99"},  # not a declared class
+        {"image": "k.jpg", "prefix": 3, "suffix": "7"},
+        {"image": "l.jpg", "suffix": "7", "metadata": "white"},
+        {"image": "m.jpg", "suffix": "7", "metadata": None},
+        {"image": "n.jpg", "suffix": "7", "source": "synthetic", "tags": ["r"]},
+        {"image": "o.jpg", "suffix": "7", "source": "drawn"},
+        {"image": "p.jpg", "label": "7", "suffix": "8"},
+        {"image": "q.jpg", "suffix": None, "metadata": {}},
+        [1, 2],
+        "just a string",
+        {"image": "r.jpg", "prefix": "P", "suffix": "7", "metadata": {"border": False}},
+    ]
+    lines = [orjson.dumps(r) for r in rows]
+    root = tmp_path / "ds"
+    (root / "train").mkdir(parents=True)
+    ctx = jsonl._FileContext.of(root / "train" / "annotations.jsonl", root, frozenset({"7", "8", "23"}))
+    bulk = jsonl._parse_bulk([orjson.loads(x) for x in lines], ctx)
+    each = jsonl._parse_each(lines, ctx)
+    assert bulk is not None
+    for field in ("images", "labels", "prompts", "natives", "lines"):
+        assert getattr(bulk, field) == getattr(each, field), field
+    assert [s.to_dict() for s in bulk.skips] == [s.to_dict() for s in each.skips]
+    assert len(each.images) == 8 and len(each.skips) == len(rows) - 8
+    assert any(s.reason == "path '.' names a folder, not a file" for s in each.skips)
+    assert each.images[:3] == ["train/a.jpg", "train/b.jpg", "train/sub/e.jpg"]
+    assert each.images[3] == "train/h.jpg" and each.labels[3] == "23"
+
+
+def test_unhashable_labels_fall_back_to_the_line_by_line_path(tmp_path: Path) -> None:
+    root = write_jsonl(
+        tmp_path / "ds" / "train" / "annotations.jsonl",
+        [{"image": "a.jpg", "suffix": ["7"]}, {"image": "b.jpg", "suffix": "7"}],
+    ).parent.parent
+    ds = datakit.load(root)
+    assert ds.column("label") == ["7"]
+    assert [(s.line, s.reason.split(",")[0]) for s in ds.skipped] == [(1, "expected label to be a string")]

@@ -3,11 +3,12 @@
 Find with :func:`find_duplicates` (a :class:`DedupReport`; nothing changes), then
 :func:`apply` the report (keep policy, ``fix_leaks``) and :func:`write_clean` the result.
 
-Default thresholds: perceptual-hash candidates within 10 of 64 bits (centre hash against the
-9 shifted-window hashes)
-(:data:`DEFAULT_RADIUS`), confirmed when the aligned thumbnail correlation is at least 0.85
-(:data:`DEFAULT_MIN_SCORE`); the embedding method needs cosine 0.95
-(:data:`DEFAULT_MIN_COSINE`).
+Default thresholds (``phash``): candidates whose centre hash is within 10 of 64 bits of one of
+the other image's 9 shifted-window hashes (:data:`DEFAULT_RADIUS`; the index is exact to 8 bits
+and finds most pairs at 9–10), whose 8×8 RGB layouts correlate at 0.7 or more
+(:data:`DEFAULT_MIN_COLOUR`), are confirmed when their aligned 32×32 thumbnail correlation is at
+least 0.85 (:data:`DEFAULT_MIN_SCORE`); each image verifies its 3 closest candidates
+(:data:`MAX_PARTNERS`). The ``embedding`` method needs cosine 0.95 (:data:`DEFAULT_MIN_COSINE`).
 
 Examples:
     >>> import tempfile, pathlib
@@ -28,18 +29,20 @@ from __future__ import annotations
 
 from datakit.dedup.apply import Removal, apply, plan, write_clean
 from datakit.dedup.embedding import DEFAULT_MIN_COSINE
-from datakit.dedup.finder import METHODS, find_duplicates
-from datakit.dedup.near import DEFAULT_MIN_SCORE, DEFAULT_RADIUS
+from datakit.dedup.finder import MAX_PARTNERS, METHODS, find_duplicates
+from datakit.dedup.near import DEFAULT_MIN_COLOUR, DEFAULT_MIN_SCORE, DEFAULT_RADIUS
 from datakit.dedup.policy import CRITERIA, DEFAULT_KEEP, parse_keep
 from datakit.dedup.report import GROUP_KEYS, DedupReport
 
 __all__ = [
     "CRITERIA",
     "DEFAULT_KEEP",
+    "DEFAULT_MIN_COLOUR",
     "DEFAULT_MIN_COSINE",
     "DEFAULT_MIN_SCORE",
     "DEFAULT_RADIUS",
     "GROUP_KEYS",
+    "MAX_PARTNERS",
     "METHODS",
     "DedupReport",
     "Removal",

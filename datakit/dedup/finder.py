@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -12,7 +13,7 @@ import numpy as np
 
 from datakit.dedup.clusters import UnionFind
 from datakit.dedup.embedding import DEFAULT_MIN_COSINE
-from datakit.dedup.hashing import Fingerprints, fingerprints, pixel_digest, thumbnail
+from datakit.dedup.hashing import Fingerprints, fingerprints, pixel_digest
 from datakit.dedup.index import MAX_RADIUS, _unique_min, nearest_pairs, radius_pairs
 from datakit.dedup.near import DEFAULT_MIN_COLOUR, DEFAULT_MIN_SCORE, DEFAULT_RADIUS, colour_scores, verify_pairs
 from datakit.dedup.report import DedupReport
@@ -26,10 +27,11 @@ EMBEDDING_RADIUS = 15
 """Hamming radius of the SimHash candidate search for the embedding method."""
 
 EXACT_THUMB_GAP = 4.0
-"""Largest mean grid difference of a pair still checked for identical pixels (a JPEG decoded
-at reduced scale and a PNG of the same pixels differ by about 1)."""
+"""Largest mean thumbnail difference of a pair with a JPEG still checked for identical pixels (a
+JPEG decoded at reduced scale and a PNG of the same pixels differ by about 1); lossless pairs
+need equal thumbnails."""
 
-MAX_PARTNERS = 8
+MAX_PARTNERS = 3
 """Closest candidates verified per image (keeps the verification linear in the image count)."""
 
 BLOCK = 256
@@ -107,14 +109,16 @@ def find_duplicates(
 ) -> DedupReport:
     """Find duplicates and hygiene problems in ``ds``; nothing is changed.
 
-    1. Every distinct image file is fingerprinted once (byte digest, perceptual hash, thumbnail),
-       in a process pool.
+    1. Every distinct image file is read and decoded once (byte digest, 9 window hashes, 32×32
+       grey thumbnail, 8×8 colour layout, size), in a process pool, as columns of arrays.
     2. **Exact**: equal byte digests, then equal decoded pixels among the same-size candidate
-       pairs the hash index proposes (a PNG re-saved as BMP, new metadata).
+       pairs the hash index proposes whose thumbnails agree (a PNG re-saved as BMP, new metadata).
     3. **Near**: ``phash`` pairs whose centre hash is within ``radius`` bits of one of the
-       other's 9 shifted-window hashes (multi-index search, no all-pairs loop)
-       whose aligned thumbnail correlation is at least ``min_score``; or ``embedding`` pairs
-       (EfficientNet-Lite0, SimHash candidates) with cosine at least ``min_cosine``.
+       other's 9 shifted-window hashes (multi-index search, no all-pairs loop), whose colour
+       layouts correlate at ``min_colour`` or more, among the :data:`MAX_PARTNERS` closest of
+       either image, and whose aligned thumbnail correlation is at least ``min_score``; or
+       ``embedding`` pairs (EfficientNet-Lite0, SimHash candidates) with cosine at least
+       ``min_cosine``.
     4. Pairs whose images carry different labels are **label conflicts**: they join a cluster
        (so splits keep them together) but never a near-duplicate group.
     5. **Rows**: several annotation rows for one image (see :mod:`datakit.dedup.rows`).
@@ -125,6 +129,7 @@ def find_duplicates(
         method: ``phash`` (default) or ``embedding``.
         radius: Hamming radius of the perceptual-hash candidate search (0–15 of 64 bits).
         min_score: Least aligned correlation for ``phash`` near duplicates.
+        min_colour: Least correlation of the 8×8 RGB layouts for ``phash`` near duplicates.
         min_cosine: Least cosine similarity for ``embedding`` near duplicates.
         workers: Processes for decoding (default: CPU count, at most 8).
         progress: Show progress bars on stderr.
@@ -174,7 +179,16 @@ def find_duplicates(
         report.settings = {"radius": radius, "min_cosine": min_cosine, "simhash_radius": EMBEDDING_RADIUS}
 
     abs_paths = [str(ds.root / p) for p in images]
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        report.timings[stage] = round(now - clock, 3)
+        clock = now
+
     fps = _fingerprint_all(abs_paths, workers, progress)
+    lap("fingerprints")
     for p, err in zip(images, fps.errors, strict=True):
         if err is not None:
             report.unreadable.append({"image": p, "reason": err})
@@ -196,12 +210,19 @@ def find_duplicates(
             return_distance=True,
         )  # fmt: skip
         cand = ok_idx[local]
-    same_size = np.flatnonzero((fps.sizes[cand[:, 0]] == fps.sizes[cand[:, 1]]).all(axis=1))
+    lap("index")
+    # same pixels give equal thumbnails, or close ones when a JPEG was decoded at reduced scale
+    same = cand[(fps.sizes[cand[:, 0]] == fps.sizes[cand[:, 1]]).all(axis=1)]
+    gap = np.zeros(len(same))
+    for s in range(0, len(same), 4096):
+        a, b = fps.thumbs[same[s : s + 4096, 0]], fps.thumbs[same[s : s + 4096, 1]]
+        gap[s : s + 4096] = np.abs(a.astype(np.int16) - b.astype(np.int16)).mean(axis=(1, 2))
+    lossy = fps.reduced[same[:, 0]] | fps.reduced[same[:, 1]]
+    same = same[np.where(lossy, gap <= EXACT_THUMB_GAP, gap == 0)]
     todo: set[int] = set()
     exact_cands = []
-    for a, b in cand[same_size].tolist():
-        gap = float(np.abs(fps.grids[a].astype(np.int16) - fps.grids[b].astype(np.int16)).mean())
-        if gap <= EXACT_THUMB_GAP and exact.find(a) != exact.find(b):
+    for a, b in same.tolist():
+        if exact.find(a) != exact.find(b):
             exact_cands.append((a, b))
             todo.update((exact.find(a), exact.find(b)))
     if exact_cands:
@@ -212,6 +233,8 @@ def find_duplicates(
             da, db = digests.get(exact.find(a)), digests.get(exact.find(b))
             if da is not None and da == db:
                 exact.union(a, b)
+
+    lap("exact")
 
     # ---- near pairs
     near_pairs: list[tuple[int, int, float]] = []
@@ -225,10 +248,8 @@ def find_duplicates(
         pairs, pdist, colour = pairs[ok], pdist[ok], colour[ok]
         closest = nearest_pairs(pairs, pdist - colour, n, MAX_PARTNERS)
         pairs = pairs[closest]
-        used, local_pairs = np.unique(pairs, return_inverse=True)
-        thumbs = np.stack([thumbnail(fps.grids[k]) for k in used.tolist()]) if len(used) else np.zeros((0, 32, 32))
-        kept, scores = verify_pairs(thumbs, local_pairs.reshape(-1, 2), min_score, workers=workers)
-        kept = used[kept] if len(kept) else kept
+        lap("colour")
+        kept, scores = verify_pairs(fps.thumbs, pairs, min_score, workers=workers)
         near_pairs = [(a, b, round(float(s), 4)) for (a, b), s in zip(kept.tolist(), scores.tolist(), strict=True)]
     else:
         if embed is None:
@@ -249,6 +270,8 @@ def find_duplicates(
             for (a, b), c in zip(ok_idx[ecand].tolist(), cos.tolist(), strict=True):
                 if c >= min_cosine and exact.find(a) != exact.find(b):
                     near_pairs.append((a, b, round(float(c), 4)))
+
+    lap("near")
 
     # ---- clusters
     every = UnionFind(n)
@@ -310,4 +333,5 @@ def find_duplicates(
             report.label_conflicts.append([rg.image])
             report.details["label_conflicts"].append({**describe([index[rg.image]]), "kind": "annotation rows"})
     report.empty_label_rows = empty_label_rows(ds)
+    lap("report")
     return report

@@ -137,17 +137,6 @@ def _resize(grey: np.ndarray, side: int) -> np.ndarray:
     return cv2.resize(grey, (side, side), interpolation=cv2.INTER_AREA)
 
 
-def thumbnail(grid: np.ndarray) -> np.ndarray:
-    """The 32×32 thumbnail of the whole image from its 40×40 grid.
-
-    Examples:
-        >>> thumbnail(np.zeros((40, 40), np.uint8)).shape
-        (32, 32)
-
-    """
-    return _resize(grid, HASH_SIZE)
-
-
 def _windows(grid: np.ndarray) -> np.ndarray:
     """The ``VIEWS`` 32×32 windows of a ``(..., 40, 40)`` grid, as ``(..., VIEWS, 32, 32)``."""
     n = HASH_SIZE
@@ -247,19 +236,21 @@ class Fingerprints:
     Attributes:
         digests: ``(N, 16)`` uint8 BLAKE2b digests of the file bytes (zeros when unreadable).
         views: ``(N, 9)`` uint64 hashes of the shifted central windows (centre: column 4).
-        grids: ``(N, 40, 40)`` uint8 grey thumbnails of the whole images (the hashed windows are
-            cut from them; :func:`thumbnail` gives the 32×32 thumbnail of one).
+        thumbs: ``(N, 32, 32)`` uint8 grey thumbnails of the whole images.
         colours: ``(N, 8, 8, 3)`` uint8 RGB layouts of the whole images.
         sizes: ``(N, 2)`` int32 width and height (-1 when unreadable).
+        reduced: ``(N,)`` bool, decoded at a reduced scale (a JPEG): its thumbnail is close to,
+            not equal to, that of the same pixels stored losslessly.
         errors: Why each file could not be read, else ``None``.
 
     """
 
     digests: np.ndarray
     views: np.ndarray
-    grids: np.ndarray
+    thumbs: np.ndarray
     colours: np.ndarray
     sizes: np.ndarray
+    reduced: np.ndarray
     errors: list[str | None]
 
     def __len__(self) -> int:
@@ -279,9 +270,10 @@ class Fingerprints:
         return cls(
             np.concatenate([p.digests for p in parts]),
             np.concatenate([p.views for p in parts]),
-            np.concatenate([p.grids for p in parts]),
+            np.concatenate([p.thumbs for p in parts]),
             np.concatenate([p.colours for p in parts]),
             np.concatenate([p.sizes for p in parts]),
+            np.concatenate([p.reduced for p in parts]),
             [e for p in parts for e in p.errors],
         )
 
@@ -294,13 +286,15 @@ def fingerprints(paths: Sequence[str | Path]) -> Fingerprints:
         >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.png"
         >>> Image.new("RGB", (40, 30), (200, 10, 10)).save(p)
         >>> fp = fingerprints([p, "/nonexistent.png"])
-        >>> fp.views.shape, fp.grids.shape, fp.sizes.tolist(), fp.errors
-        ((2, 9), (2, 40, 40), [[40, 30], [-1, -1]], [None, 'image not found'])
+        >>> fp.views.shape, fp.thumbs.shape, fp.sizes.tolist(), fp.errors
+        ((2, 9), (2, 32, 32), [[40, 30], [-1, -1]], [None, 'image not found'])
 
     """
     n = len(paths)
     digests = np.zeros((n, 16), dtype=np.uint8)
+    thumbs = np.zeros((n, HASH_SIZE, HASH_SIZE), dtype=np.uint8)
     grids = np.zeros((n, GRID, GRID), dtype=np.uint8)
+    reduced = np.zeros(n, dtype=bool)
     colours = np.zeros((n, COLOUR, COLOUR, 3), dtype=np.uint8)
     sizes = np.full((n, 2), -1, dtype=np.int32)
     errors: list[str | None] = [None] * n
@@ -319,13 +313,15 @@ def fingerprints(paths: Sequence[str | Path]) -> Fingerprints:
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
             errors[i] = f"cannot decode image ({e})"
             continue
+        thumbs[i] = _resize(grey, HASH_SIZE)
         grids[i] = _resize(grey, GRID)
         colours[i] = _resize(rgb, COLOUR)
         sizes[i] = size
+        reduced[i] = grey.shape[::-1] != size
     views = _bits(_low_dct(_windows(grids))) if n else np.zeros((0, VIEWS), dtype=np.uint64)
     bad = [i for i, e in enumerate(errors) if e is not None]
     views[bad] = 0
-    return Fingerprints(digests, views.reshape(n, VIEWS), grids, colours, sizes, errors)
+    return Fingerprints(digests, views.reshape(n, VIEWS), thumbs, colours, sizes, reduced, errors)
 
 
 @dataclass(frozen=True)
@@ -366,4 +362,4 @@ def fingerprint(path: str | Path) -> Fingerprint:
         return Fingerprint(digest, 0, (), None, -1, -1, fp.errors[0])
     views = tuple(int(v) for v in fp.views[0])
     w, h = (int(x) for x in fp.sizes[0])
-    return Fingerprint(fp.digests[0].tobytes().hex(), views[CENTER_VIEW], views, thumbnail(fp.grids[0]), w, h)
+    return Fingerprint(fp.digests[0].tobytes().hex(), views[CENTER_VIEW], views, fp.thumbs[0], w, h)

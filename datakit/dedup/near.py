@@ -28,51 +28,58 @@ _SCALES = ((1.0, 1.0), (1.0, 0.95), (0.95, 1.0), (0.95, 0.95), (1.0, 0.9), (0.9,
            (0.9, 0.9))  # fmt: skip
 
 
+class _Prepared:
+    """One thumbnail as float32, its centre template, and the scaled templates made on demand."""
+
+    __slots__ = ("flat", "img", "scaled", "tpl")
+
+    def __init__(self, thumb: np.ndarray) -> None:
+        self.img = np.ascontiguousarray(thumb, dtype=np.float32)
+        n = self.img.shape[0]
+        m = n // 8
+        self.tpl = self.img[m : n - m, m : n - m]
+        self.flat = float(self.img.max() - self.img.min()) < 1e-3
+        self.scaled: list[np.ndarray | None] = [self.tpl] + [None] * (len(_SCALES) - 1)
+
+    def template(self, s: int) -> np.ndarray:
+        t = self.scaled[s]
+        if t is None:
+            import cv2
+
+            sx, sy = _SCALES[s]
+            th, tw = self.tpl.shape
+            t = cv2.resize(self.tpl, (round(tw * sx), round(th * sy)), interpolation=cv2.INTER_AREA)
+            self.scaled[s] = t
+        return t
+
+
 class _Templates:
-    """Per-image float thumbnails and scaled centre templates, computed once per image."""
+    """Prepared thumbnails by index, each made once (the cache is bounded)."""
 
     def __init__(self, thumbs: np.ndarray) -> None:
         self.thumbs = thumbs
-        self.cache: dict[int, tuple[np.ndarray, bool, list[tuple[np.ndarray, bool]]]] = {}
+        self.cache: dict[int, _Prepared] = {}
 
-    def get(self, k: int) -> tuple[np.ndarray, bool, list[tuple[np.ndarray, bool]]]:
+    def get(self, k: int) -> _Prepared:
         hit = self.cache.get(k)
         if hit is None:
-            hit = _prepare(self.thumbs[k])
-            if len(self.cache) > 50_000:
+            if len(self.cache) > 4096:
                 self.cache.clear()
-            self.cache[k] = hit
+            hit = self.cache[k] = _Prepared(self.thumbs[k])
         return hit
 
 
-def _prepare(thumb: np.ndarray) -> tuple[np.ndarray, bool, list[tuple[np.ndarray, bool]]]:
+def _aligned(pa: _Prepared, pb: _Prepared, stop_at: float, reject_below: float) -> float:
     import cv2
 
-    f = np.ascontiguousarray(thumb, dtype=np.float32)
-    n = f.shape[0]
-    m = n // 8
-    tpl = f[m : n - m, m : n - m]
-    th, tw = tpl.shape
-    out = []
-    for sx, sy in _SCALES:
-        t = tpl if sx == sy == 1.0 else cv2.resize(tpl, (round(tw * sx), round(th * sy)), interpolation=cv2.INTER_AREA)
-        out.append((t, float(t.max() - t.min()) < 1e-3))
-    return f, float(f.max() - f.min()) < 1e-3, out
-
-
-def _score(big: tuple[np.ndarray, bool, list[tuple[np.ndarray, bool]]], t: tuple[np.ndarray, bool]) -> float:
-    import cv2
-
-    if t[1]:  # a flat template correlates with nothing but a flat image
-        return 1.0 if big[1] else -1.0
-    return float(cv2.minMaxLoc(cv2.matchTemplate(big[0], t[0], cv2.TM_CCOEFF_NORMED))[1])
-
-
-def _aligned(pa: tuple, pb: tuple, stop_at: float, reject_below: float) -> float:  # type: ignore[type-arg]
     best = -1.0
     for s in range(len(_SCALES)):
         for big, small in ((pa, pb), (pb, pa)):
-            best = max(best, _score(big, small[2][s]))
+            if small.flat:  # a flat template correlates with nothing but a flat image
+                score = 1.0 if big.flat else -1.0
+            else:
+                score = cv2.minMaxLoc(cv2.matchTemplate(big.img, small.template(s), cv2.TM_CCOEFF_NORMED))[1]
+            best = max(best, float(score))
             if best >= stop_at:  # good enough: skip the other alignments
                 return min(best, 1.0)
         if s == 0 and best < reject_below:
@@ -95,7 +102,7 @@ def aligned_score(a: np.ndarray, b: np.ndarray, stop_at: float = 2.0, reject_bel
         True
 
     """
-    return _aligned(_prepare(a), _prepare(b), stop_at, reject_below)
+    return _aligned(_Prepared(a), _Prepared(b), stop_at, reject_below)
 
 
 def colour_scores(colours: np.ndarray, pairs: np.ndarray, *, block: int = 1 << 16) -> np.ndarray:

@@ -44,6 +44,8 @@ class DedupReport:
     empty_label_rows: list[dict[str, Any]] = field(default_factory=list)
     images: int = 0
     samples: int = 0
+    timings: dict[str, float] = field(default_factory=dict, compare=False)
+    """Seconds spent per stage (not part of the JSON report, which stays reproducible)."""
 
     @property
     def summary(self) -> dict[str, int]:

@@ -221,6 +221,11 @@ class _FileContext:
     default_source: str
     class_set: frozenset[str] | None
 
+    @property
+    def prefix(self) -> str:
+        """What turns an image path without folders into a path relative to the root."""
+        return self.folder + "/" if self.folder else ""
+
     @classmethod
     def of(cls, path: Path, root: Path, class_set: frozenset[str] | None) -> _FileContext:
         folder = path.parent.relative_to(root).as_posix()
@@ -279,93 +284,185 @@ def _parse_range(path: Path, start: int, end: int | None, ctx: _FileContext) -> 
     return chunk
 
 
+_Row = tuple[str, str | None, str | None, "NativeRow | None"]
+"""A valid row: ``(image relative to the root, label, prompt, native fields or None)``."""
+
+
+def _check_row(row: Any, lineno: int, pos: int, ctx: _FileContext) -> _Row | Skip:
+    """Validate one parsed row: its values for the columns, or the reason it is skipped.
+
+    ``pos`` is the position the row takes in its chunk when it is kept (native rows record it).
+    """
+    rel_file = ctx.rel_file
+    if type(row) is not dict:
+        return Skip(rel_file, lineno, f"expected a JSON object, got {type(row).__name__}")
+    image = row.get("image")
+    if type(image) is not str or not image:
+        reason = "row has no image" if image in (None, "") else f"expected image to be a path string, got {image!r}"
+        return Skip(rel_file, lineno, reason)
+    # Fast path for the common plain file name; everything else is normalised and checked.
+    if "/" not in image and "\\" not in image and image not in (".", "..") and ":" not in image:
+        rel = ctx.prefix + image
+    else:
+        try:
+            rel = safe_relpath(image, ctx.folder)
+        except PathEscapeError as e:
+            return Skip(rel_file, lineno, str(e), image)
+    if "label" in row:
+        label, err = _as_label(row["label"])
+        if err is None and "suffix" in row and row["suffix"] not in (None, row["label"]):
+            s, _ = _as_label(row["suffix"])
+            if s != label:
+                err = f"label {row['label']!r} and suffix {row['suffix']!r} disagree"
+    else:
+        label = row.get("suffix")
+        if type(label) is str and label and not label.isspace():
+            err = None
+        else:
+            label, err = _as_label(label)
+    if err is not None:
+        return Skip(rel_file, lineno, err, rel)
+    class_set = ctx.class_set
+    if class_set is not None and label is not None and label not in class_set:
+        return Skip(rel_file, lineno, f"label {label!r} is not a declared class", rel)
+    if row.keys() <= _PLAIN and (ctx.folder_split is not None or "split" not in row):
+        prompt = row.get("prefix")
+        if prompt is not None and type(prompt) is not str:
+            return Skip(rel_file, lineno, f"expected prefix to be a string, got {prompt!r}", rel)
+        return rel, label, prompt, None
+    native, err = _native_fields(row, pos, ctx.folder_split, ctx.default_source, class_set)
+    if err is not None:
+        return Skip(rel_file, lineno, err, rel)
+    return rel, label, row.get("prefix"), native
+
+
 def _parse_lines(lines: list[bytes], ctx: _FileContext) -> _Chunk:
-    rel_file, folder, folder_split = ctx.rel_file, ctx.folder, ctx.folder_split
-    default_source, class_set = ctx.default_source, ctx.class_set
-    prefix = folder + "/" if folder else ""
-    skips: list[Skip] = []
-
-    class _Log:  # collects skips; strict mode raises later, in file order
-        @staticmethod
-        def add(file: str, line: int, reason: str, image: str | None = None) -> None:
-            skips.append(Skip(file, line, reason, image))
-
-    log = _Log
-    # Every row appends image, label and prompt; rows with more fields are also listed in
-    # `natives` and patched in bulk (DatasetBuilder.extend_rows).
-    p_images: list[str] = []
-    p_labels: list[str | None] = []
-    p_prompts: list[str | None] = []
-    natives: list[NativeRow] = []
-    add_image, add_label, add_prompt = p_images.append, p_labels.append, p_prompts.append
-
+    """Parse and validate lines: in bulk when every line is JSON, else line by line."""
     loads = orjson.loads
-    decode_error = orjson.JSONDecodeError
-    plain = _PLAIN
+    try:
+        rows = [loads(raw) for raw in lines]
+    except orjson.JSONDecodeError:  # a bad (or blank) line: the exact line-by-line path
+        return _parse_each(lines, ctx)
+    chunk = _parse_bulk(rows, ctx)
+    return chunk if chunk is not None else _parse_each(lines, ctx)
+
+
+def _parse_each(lines: list[bytes], ctx: _FileContext) -> _Chunk:
+    """The reference path: one line at a time (blank lines are skipped without a record)."""
+    skips: list[Skip] = []
+    images: list[str] = []
+    labels: list[str | None] = []
+    prompts: list[str | None] = []
+    natives: list[NativeRow] = []
+    loads = orjson.loads
     for lineno, raw in enumerate(lines, 1):
         if len(raw) < 8 and not raw.strip():
             continue
         try:
             row = loads(raw)
-        except decode_error as e:
-            log.add(rel_file, lineno, f"not valid JSON ({e})")
+        except orjson.JSONDecodeError as e:
+            skips.append(Skip(ctx.rel_file, lineno, f"not valid JSON ({e})"))
             continue
-        if type(row) is not dict:
-            log.add(rel_file, lineno, f"expected a JSON object, got {type(row).__name__}")
+        r = _check_row(row, lineno, len(images), ctx)
+        if isinstance(r, Skip):
+            skips.append(r)
             continue
-        image = row.get("image")
-        if type(image) is not str or not image:
-            log.add(
-                rel_file,
-                lineno,
-                "row has no image" if image in (None, "") else f"expected image to be a path string, got {image!r}",
-            )
+        images.append(r[0])
+        labels.append(r[1])
+        prompts.append(r[2])
+        if r[3] is not None:
+            natives.append(r[3])
+    return _Chunk(images, labels, prompts, natives, skips, len(lines))
+
+
+_BULK_KEYS = frozenset({"image", "prefix", "suffix", "metadata"})
+_NO_TAGS: tuple[str, ...] = ()
+_EMPTY: dict[str, Any] = {}
+
+
+def _parse_bulk(rows: list[Any], ctx: _FileContext) -> _Chunk | None:
+    """Validate parsed rows column by column; ``None`` when rows have fields this path leaves alone.
+
+    Handles the common shapes (``image``, ``prefix``, ``suffix`` and an optional ``metadata``
+    object) with a few list comprehensions instead of a dozen Python operations per row; any row
+    whose values need more than a look (a path with a folder, an empty or non-string label, an
+    undeclared class, a non-string prompt or non-object metadata) goes through :func:`_check_row`,
+    so results and skip reasons are exactly those of the line-by-line path.
+    """
+    keys = _BULK_KEYS
+    # Rows of other shapes (tags, detections, a source...) take the exact per-row check.
+    odd = [i for i, r in enumerate(rows) if type(r) is not dict or not r.keys() <= keys]
+    simple = rows
+    if odd:
+        simple = list(rows)
+        for i in odd:
+            simple[i] = _EMPTY
+    try:
+        images = [r.get("image") for r in simple]
+        labels = [r.get("suffix") for r in simple]
+        prompts = [r.get("prefix") for r in simple]
+        label_values, prompt_values = set(labels), set(prompts)
+    except TypeError:  # an unhashable label or prompt (a list, an object): line by line
+        return None
+    flagged: set[int] = set(odd)
+    joined = "\n".join(images) if set(map(type, images)) == {str} else None
+    if (  # one scan of all paths; only when something looks unusual, a look at each
+        joined is None
+        or any(c in joined for c in ("/", "\\", ":", "\n\n"))
+        or joined.startswith(("\n", ".\n", "..\n"))
+        or joined.endswith(("\n", "\n.", "\n.."))
+        or "\n.\n" in joined
+        or "\n..\n" in joined
+        or joined in (".", "..")
+    ):
+        flagged.update(
+            i
+            for i, x in enumerate(images)
+            if type(x) is not str or not x or "/" in x or "\\" in x or ":" in x or x == "." or x == ".."
+        )
+    class_set = ctx.class_set
+    bad_labels = {
+        v
+        for v in label_values
+        if v is not None
+        and (type(v) is not str or not v or v.isspace() or (class_set is not None and v not in class_set))
+    }
+    if bad_labels:
+        flagged.update(i for i, v in enumerate(labels) if v in bad_labels)
+    if any(v is not None and type(v) is not str for v in prompt_values):
+        flagged.update(i for i, v in enumerate(prompts) if v is not None and type(v) is not str)
+    with_meta = [i for i, r in enumerate(simple) if "metadata" in r]
+    flagged.update(i for i in with_meta if type(rows[i]["metadata"]) is not dict and rows[i]["metadata"] is not None)
+
+    prefix = ctx.prefix
+    if prefix:
+        images = [prefix + x if type(x) is str else x for x in images]
+    natives: list[tuple[int, NativeRow]] = []
+    split, source = ctx.folder_split, ctx.default_source
+    for i in with_meta:
+        if i not in flagged:
+            natives.append((i, (i, split, source, _NO_TAGS, rows[i]["metadata"], None, None, None, None)))
+    skips: list[Skip] = []
+    dead: list[int] = []
+    for i in sorted(flagged):
+        r = _check_row(rows[i], i + 1, i, ctx)
+        if isinstance(r, Skip):
+            skips.append(r)
+            dead.append(i)
             continue
-        # Fast path for the common plain file name; everything else is normalised and checked.
-        if "/" not in image and "\\" not in image and image not in (".", "..") and ":" not in image:
-            rel = prefix + image
-        else:
-            try:
-                rel = safe_relpath(image, folder)
-            except PathEscapeError as e:
-                log.add(rel_file, lineno, str(e), image)
-                continue
-        if "label" in row:
-            label, err = _as_label(row["label"])
-            if err is None and "suffix" in row and row["suffix"] not in (None, row["label"]):
-                s, _ = _as_label(row["suffix"])
-                if s != label:
-                    err = f"label {row['label']!r} and suffix {row['suffix']!r} disagree"
-        else:
-            label = row.get("suffix")
-            if type(label) is str and label and not label.isspace():
-                err = None
-            else:
-                label, err = _as_label(label)
-        if err is not None:
-            log.add(rel_file, lineno, err, rel)
-            continue
-        if class_set is not None and label is not None and label not in class_set:
-            log.add(rel_file, lineno, f"label {label!r} is not a declared class", rel)
-            continue
-        if row.keys() <= plain and (folder_split is not None or "split" not in row):
-            prompt = row.get("prefix")
-            if prompt is not None and type(prompt) is not str:
-                log.add(rel_file, lineno, f"expected prefix to be a string, got {prompt!r}", rel)
-                continue
-            add_image(rel)
-            add_label(label)
-            add_prompt(prompt)
-            continue
-        native, err = _native_fields(row, len(p_images), folder_split, default_source, class_set)
-        if err is not None:
-            log.add(rel_file, lineno, err, rel)
-            continue
-        natives.append(native)  # type: ignore[arg-type]
-        add_image(rel)
-        add_label(label)
-        add_prompt(row.get("prefix"))
-    return _Chunk(p_images, p_labels, p_prompts, natives, skips, len(lines))
+        images[i], labels[i], prompts[i] = r[0], r[1], r[2]
+        if r[3] is not None:
+            natives.append((i, r[3]))
+    if flagged and natives:
+        natives.sort(key=lambda t: t[0])
+    if dead:
+        gone = set(dead)
+        images = [x for i, x in enumerate(images) if i not in gone]
+        labels = [x for i, x in enumerate(labels) if i not in gone]
+        prompts = [x for i, x in enumerate(prompts) if i not in gone]
+        shift = np.searchsorted(np.asarray(dead), [i for i, _ in natives]).tolist()
+        natives = [(i, (i - k, *nat[1:])) for (i, nat), k in zip(natives, shift, strict=True)]
+    return _Chunk(images, labels, prompts, [nat for _, nat in natives], skips, len(rows))
 
 
 _PARALLEL_MIN_BYTES = 32 * 2**20
