@@ -317,14 +317,15 @@ def ensure_peer_venv() -> Path | None:
 
 
 DATAKIT_CHILD = """
-import json, time, datakit
+import json, resource, time, datakit
 from datakit.dedup import find_duplicates
 t = time.perf_counter()
 ds = datakit.load({root!r})
 r = find_duplicates(ds, method={method!r})
 dt = time.perf_counter() - t
 print(json.dumps({{"time": dt, "n": len(ds), "exact": r.exact_groups, "near": r.near_groups,
-                  "conflicts": r.label_conflicts}}))
+                  "conflicts": r.label_conflicts, "timings": r.timings,
+                  "worker_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}}))
 """
 
 IMAGEDEDUP_CHILD = """
@@ -339,7 +340,9 @@ enc = ph.encode_images(image_dir={folder!r})
 dups = ph.find_duplicates(encoding_map=enc, max_distance_threshold=10)
 dt = time.perf_counter() - t
 groups = [[k, v] for k, vs in dups.items() for v in vs if k < v]
-print(json.dumps({{"time": dt, "n": len(enc), "near": groups}}))
+import resource
+print(json.dumps({{"time": dt, "n": len(enc), "near": groups,
+                  "worker_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}}))
 """
 
 CLEANVISION_CHILD = """

@@ -6,6 +6,9 @@ too.
 
 from __future__ import annotations
 
+import contextlib
+import gc
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,6 +31,31 @@ NativeRow = tuple[
 ]  # fmt: skip
 """A native row for :meth:`DatasetBuilder.extend_rows`: position, split, source, tags,
 metadata, id, width, height, detections."""
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a reader creates millions of objects.
+
+    Loading allocates dicts, tuples and strings that all stay alive; every automatic collection
+    would walk all of them again, which makes a 1M-row load about twice as slow. Reference
+    counting still frees what dies; the collector is re-enabled (if it was on) afterwards.
+
+    Examples:
+        >>> with paused_gc():
+        ...     gc.isenabled()
+        False
+        >>> gc.isenabled()
+        True
+
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 class _CatBuilder:

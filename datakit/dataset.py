@@ -27,7 +27,7 @@ FIELDS = ("split", "source", "label", "prompt", "tag", "image", "id", "detection
 
 def _unique_ids(given: Sequence[str | None], images: list[str]) -> list[str]:
     """Ids from ``given``, defaulting to the image path; repeats get ``#2``, ``#3``, ..."""
-    given_any = any(g is not None for g in given)
+    given_any = given.count(None) != len(given)
     ids = [images[i] if g is None else str(g) for i, g in enumerate(given)] if given_any else images
     if len(set(ids)) == len(ids):
         return ids if ids is not images else list(images)

@@ -587,7 +587,7 @@ class JerseyRenderer:
             dx = sum(sn[y0:y1, x0:x1] * f32(kx) for sn, kx, _ in waves)
             dy = sum(sn[y0:y1, x0:x1] * f32(ky) for sn, _, ky in waves)
             mx, my = mx + dx, my + dy
-        inv = [[f32(v) for v in row] for row in np.linalg.inv(hom).tolist()]
+        inv = [[f32(v) for v in row] for row in cv2.invert(hom)[1].tolist()]
         den = (inv[2][0] * mx + inv[2][2]) + inv[2][1] * my
         u = (inv[0][0] * mx + inv[0][2]) + inv[0][1] * my
         u /= den

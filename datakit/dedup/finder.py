@@ -31,8 +31,12 @@ EXACT_THUMB_GAP = 4.0
 JPEG decoded at reduced scale and a PNG of the same pixels differ by about 1); lossless pairs
 need equal thumbnails."""
 
-MAX_PARTNERS = 3
-"""Closest candidates verified per image (keeps the verification linear in the image count)."""
+MAX_CANDIDATES = 16
+"""Closest hash neighbours kept per image by the index (memory stays linear in the image count)."""
+
+MAX_PARTNERS = 2
+"""Closest candidates (hash distance, then colour) verified per image (keeps the verification
+linear in the image count)."""
 
 BLOCK = 256
 """Files fingerprinted per task."""
@@ -68,20 +72,36 @@ def _fingerprint_all(paths: list[str], workers: int, progress: bool) -> Fingerpr
 
     blocks = [paths[s : s + BLOCK] for s in range(0, len(paths), BLOCK)]
     bar = tqdm(total=len(paths), desc="fingerprints", unit="img", disable=not progress, file=sys.stderr, leave=False)
-    parts: list[Fingerprints] = []
+    out = fingerprints([])
+    n = len(paths)
+    out.digests = np.zeros((n, *out.digests.shape[1:]), out.digests.dtype)  # filled block by block
+    out.views = np.zeros((n, *out.views.shape[1:]), out.views.dtype)
+    out.thumbs = np.zeros((n, *out.thumbs.shape[1:]), out.thumbs.dtype)
+    out.colours = np.zeros((n, *out.colours.shape[1:]), out.colours.dtype)
+    out.sizes = np.zeros((n, *out.sizes.shape[1:]), out.sizes.dtype)
+    out.reduced = np.zeros(n, out.reduced.dtype)
+    at = 0
+
+    def put(part: Fingerprints) -> None:
+        nonlocal at
+        end = at + len(part)
+        for name in ("digests", "views", "thumbs", "colours", "sizes", "reduced"):
+            getattr(out, name)[at:end] = getattr(part, name)
+        out.errors.extend(part.errors)
+        at = end
+        bar.update(len(part))
+
     try:
         if workers <= 1 or len(blocks) < 2:
             for b in blocks:
-                parts.append(fingerprints(b))
-                bar.update(len(b))
+                put(fingerprints(b))
         else:
             with ProcessPoolExecutor(max_workers=workers) as pool:
                 for part in pool.map(fingerprints, blocks):
-                    parts.append(part)
-                    bar.update(len(part))
+                    put(part)
     finally:
         bar.close()
-    return Fingerprints.concat(parts)
+    return out
 
 
 def _safe_pixel_digest(path: str) -> str | None:
@@ -207,7 +227,7 @@ def find_duplicates(
     if len(ok_idx) > 1:
         local, dist = radius_pairs(  # type: ignore[misc]
             fps.codes[ok_idx], radius, views=fps.views[ok_idx], chunks=3, probe=min(2, radius // 3),
-            return_distance=True,
+            max_per_item=MAX_CANDIDATES, return_distance=True,
         )  # fmt: skip
         cand = ok_idx[local]
     lap("index")

@@ -73,7 +73,8 @@ def radius_pairs(
     views: np.ndarray | None = None,
     chunks: int = CHUNKS,
     probe: int | None = None,
-    block: int = 1 << 20,
+    block: int = 1 << 18,
+    max_per_item: int | None = None,
     return_distance: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Every pair ``(i, j)``, ``i < j``, of 64-bit hashes within Hamming ``radius``.
@@ -87,6 +88,9 @@ def radius_pairs(
         probe: Bits flipped per chunk when probing (default ``radius // chunks``: exact).
             Smaller is faster and still exact up to ``chunks * (probe + 1) - 1`` bits.
         block: Candidate pairs checked at once (bounds memory).
+        max_per_item: Keep only the pairs among the ``max_per_item`` closest of either item
+            (:func:`nearest_pairs`; ties by index), applied as the search goes so memory stays
+            linear in ``N`` even where hashes crowd together.
         return_distance: Also return each pair's least distance.
 
     Returns:
@@ -131,6 +135,7 @@ def radius_pairs(
     found: list[np.ndarray] = []
     found_d: list[np.ndarray] = []
     held = 0
+    limit = 4 * block
     shift = 0
     for width in _widths(chunks):
         mask_all = np.uint64((1 << width) - 1)
@@ -165,14 +170,25 @@ def radius_pairs(
                     found.append(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1))
                     found_d.append(d[ok][same])
                     held += len(a)
-                    if held > 4 * block:  # merge repeats now so memory stays bounded
-                        p, dd = _unique_min(np.concatenate(found), np.concatenate(found_d), n)
+                    if held > limit:  # merge repeats now so memory stays bounded
+                        p, dd = _merge(found, found_d, n, max_per_item)
                         found, found_d, held = [p], [dd], len(p)
+                        limit = max(4 * block, 2 * held)
                 start = stop
     if not found:
         return (empty, np.zeros(0, dtype=np.int64)) if return_distance else empty
-    pairs, dist = _unique_min(np.concatenate(found), np.concatenate(found_d), n)
+    pairs, dist = _merge(found, found_d, n, max_per_item)
     return (pairs, dist) if return_distance else pairs
+
+
+def _merge(
+    found: list[np.ndarray], found_d: list[np.ndarray], n: int, max_per_item: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    pairs, dist = _unique_min(np.concatenate(found), np.concatenate(found_d), n)
+    if max_per_item is not None:  # safe to prune early: later pairs only push ranks down
+        keep = nearest_pairs(pairs, dist, n, max_per_item)
+        pairs, dist = pairs[keep], dist[keep]
+    return pairs, dist
 
 
 def nearest_pairs(pairs: np.ndarray, score: np.ndarray, n: int, k: int) -> np.ndarray:

@@ -42,6 +42,7 @@ import orjson
 
 from datakit.atomic import atomic_dir
 from datakit.boxes import from_xyxy, to_xyxy
+from datakit.builder import paused_gc
 from datakit.columns import Categorical, DetectionColumns
 from datakit.errors import FormatError, PathEscapeError, SkipLog
 from datakit.formats._common import (
@@ -370,6 +371,7 @@ def _read_file(
     return ds, extra
 
 
+@paused_gc()
 def read(
     path: str | Path,
     *,

@@ -47,7 +47,7 @@ import numpy as np
 import orjson
 
 from datakit.atomic import atomic_dir, atomic_write, atomic_write_bytes
-from datakit.builder import DatasetBuilder, NativeRow
+from datakit.builder import DatasetBuilder, NativeRow, paused_gc
 from datakit.errors import FormatError, PathEscapeError, Skip, SkipLog
 from datakit.paths import relpath_from, safe_relpath
 from datakit.sample import SOURCES
@@ -498,9 +498,13 @@ def _parse_file(path: Path, ctx: _FileContext, workers: int) -> list[_Chunk]:
     ):
         return [_parse_range(path, 0, None, ctx)]
     ranges = _byte_ranges(path, parts)
+    if len(ranges) < 2:
+        return [_parse_range(path, 0, None, ctx)]
     mp = multiprocessing.get_context("fork")
-    with mp.Pool(len(ranges)) as pool:
-        return pool.starmap(_parse_range, [(path, a, b, ctx) for a, b in ranges])
+    with mp.Pool(len(ranges) - 1) as pool:  # this process parses the first range meanwhile
+        rest = pool.starmap_async(_parse_range, [(path, a, b, ctx) for a, b in ranges[1:]])
+        first = _parse_range(path, ranges[0][0], ranges[0][1], ctx)
+        return [first, *rest.get()]
 
 
 def _read_file(
@@ -558,10 +562,11 @@ def read(
     b = DatasetBuilder()
     log = SkipLog(strict=strict)
     n_workers = os.cpu_count() or 1 if workers is None else workers
-    for f in files:
-        _read_file(f, root, b, log, class_set, n_workers)
-    info = manifest.get("info")
-    return b.build(root, classes=classes, skipped=log.items, info=info if isinstance(info, dict) else None)
+    with paused_gc():
+        for f in files:
+            _read_file(f, root, b, log, class_set, n_workers)
+        info = manifest.get("info")
+        return b.build(root, classes=classes, skipped=log.items, info=info if isinstance(info, dict) else None)
 
 
 # ----------------------------------------------------------------------------- writing

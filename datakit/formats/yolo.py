@@ -31,6 +31,7 @@ import numpy as np
 
 from datakit.atomic import atomic_dir
 from datakit.boxes import from_xyxy, to_xyxy
+from datakit.builder import paused_gc
 from datakit.columns import Categorical, DetectionColumns
 from datakit.errors import FormatError, SkipLog
 from datakit.formats._common import (
@@ -123,6 +124,7 @@ def _split_name(folder: Path, key: str) -> str:
     return key
 
 
+@paused_gc()
 def read(
     path: str | Path,
     *,
