@@ -174,6 +174,12 @@ def render_iter(
 
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1 else "spawn"
     ctx = multiprocessing.get_context(method)
+    # OpenCV's thread pool does not survive fork: a child forked while the parent's pool has
+    # threads deadlocks in its first parallel call (or in setNumThreads). Fork from a
+    # single-threaded OpenCV, and restore the parent's setting afterwards.
+    cv_threads = cv2.getNumThreads()
+    if method == "fork":
+        cv2.setNumThreads(1)
     try:
         n_proc = min(workers, len(ranges))
         with ProcessPoolExecutor(n_proc, mp_context=ctx, initializer=_init_worker, initargs=(job, folder_s)) as pool:
@@ -185,6 +191,7 @@ def render_iter(
                 if progress:
                     progress(done)
     finally:
+        cv2.setNumThreads(cv_threads)
         _WORKER.clear()
 
 

@@ -22,6 +22,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from dataclasses import dataclass
@@ -31,7 +32,6 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from renderers.degradations import apply_seeded
 from renderers.fonts import DEFAULT_FONTS, FontSpec, load_fonts
 from renderers.palettes import RGB, ColorSampler, Kit
 
@@ -210,8 +210,12 @@ def _length(spec: FontSpec, px: int, text: str) -> float:
     return v
 
 
+@functools.lru_cache(maxsize=1024)
 def _draw(spec: FontSpec, px: int, ch: str, stroke: int) -> np.ndarray:
-    """One digit drawn at ``(stroke + 2, stroke + 2)`` on its advance box (8-bit mask)."""
+    """One digit drawn at ``(stroke + 2, stroke + 2)`` on its advance box (8-bit mask).
+
+    Cached: the outline-free drawing is shared by every outline width.
+    """
     font = _font(spec, px)
     ascent, descent = font.getmetrics()
     pad = stroke + 2
@@ -340,7 +344,10 @@ class JerseyRenderer:
     """
 
     def __init__(self, config: JerseyConfig | None = None, colors: ColorSampler | None = None) -> None:
+        from renderers.degradations import apply_seeded  # albumentations: imported on first use
         from renderers.presets import build_preset
+
+        self._apply_seeded = apply_seeded
 
         self.config = config or JerseyConfig()
         self.colors = colors or ColorSampler()
@@ -530,55 +537,71 @@ class JerseyRenderer:
         if occ_m is not None:
             shade *= 1 - occ_m  # what the occluder hides
         # Layer weights (alpha compositing as a weighted sum of flat colours), then one matmul:
-        # background, skin, jersey (the number is added on its box below), occluder.
+        # background, skin, jersey, occluder, then the number's outline and fill (zero outside
+        # the number's box, the only part that is warped).
         c, bright = p["contrast"], p["brightness"]
-        cb = f32(c * bright)
-        colors = [p["background_rgb"], p["skin_rgb"], p["jersey_rgb"]]
-        wts = np.empty((3 if occ_m is None else 4, h, w), f32)
+        cb = c * bright
+        jersey = p["jersey_rgb"]
+        colors: list[Any] = [p["background_rgb"], p["skin_rgb"], jersey]
+        printed = self._warp_number(num, hom, dst, waves, h, w, fl)
+        n_layers = 3 + (occ_m is not None) + (0 if printed is None else printed[0].ndim - 1)
+        wts = np.empty((n_layers, h, w), f32)
         np.subtract(f32(1.0), b, out=wts[0])
         wts[0] *= fl.bg
         wts[0] *= shade
         np.subtract(b, t, out=wts[1])
         wts[1] *= shade
-        np.multiply(t, shade, out=wts[2])
+        t_keep = wts[2]
+        np.multiply(t, shade, out=t_keep)
+        k = 3
         if occ_m is not None:
             np.multiply(occ_m, f32(0.8) + f32(0.35) * (1 - np.abs(fl.x - f32(cx)) * f32(1 / w)), out=wts[3])
             colors.append(occ["rgb"])
-        cmat = np.asarray(colors, f32).T * cb
-        img = (cmat @ wts.reshape(len(wts), h * w)).reshape(3, h, w)
-        img += f32(128.0 * (1 - c) * bright)
-        self._print_number(img, wts[2], num, hom, dst, waves, p, cb, fl)
-        np.clip(img, 0, 255, out=img)
-        planes = img.astype(np.uint8)
+            k = 4
+        if printed is not None:
+            # jersey + outer (trim - jersey) + fill (number - trim), 8-bit masks (colours / 255)
+            warped, (x0, y0, x1, y1) = printed
+            tk = t_keep[y0:y1, x0:x1]
+            fill_rgb = np.asarray(p["number_rgb"], np.float64)
+            if warped.ndim == 3:
+                trim = np.asarray(p["outline_rgb"] or p["number_rgb"], np.float64)
+                for layer, ch, rgb in ((wts[k], 1, trim - jersey), (wts[k + 1], 0, fill_rgb - trim)):
+                    layer.fill(0.0)
+                    np.multiply(warped[..., ch], tk, out=layer[y0:y1, x0:x1])
+                    colors.append(rgb / 255.0)
+            else:
+                wts[k].fill(0.0)
+                np.multiply(warped, tk, out=wts[k][y0:y1, x0:x1])
+                colors.append((fill_rgb - jersey) / 255.0)
+        cmat = np.asarray(colors, f32).T * f32(cb)
+        img = cmat @ wts.reshape(n_layers, h * w)
+        # + the contrast offset, rounded and saturated to 8 bits in one OpenCV call
+        planes = cv2.add(img.reshape(3 * h, w), 128.0 * (1 - c) * bright, dtype=cv2.CV_8U).reshape(3, h, w)
         return cv2.merge((planes[0], planes[1], planes[2]))
 
     @staticmethod
-    def _print_number(
-        img: np.ndarray,
-        t_keep: np.ndarray,
+    def _warp_number(
         num: np.ndarray,
         hom: np.ndarray,
         dst: list[tuple[float, float]],
         waves: list[tuple[np.ndarray, float, float]],
-        p: dict[str, Any],
-        cb: np.float32,
+        h: int,
+        w: int,
         fl: _Fields,
-    ) -> None:
-        """Add the number (and its outline) over the jersey, in place on the planar float image.
+    ) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
+        """The number's masks warped onto its box of the crop, and the box ``(x0, y0, x1, y1)``.
 
-        Only the number's box is warped; the fabric's folds displace the print (the number is
-        sampled at the displaced points).
+        Only the box is warped; the fabric's folds displace the print (the number is sampled at
+        the displaced points). ``None`` when the box is outside the crop.
         """
-        h, w = t_keep.shape
         f32 = np.float32
         reach = sum(abs(dx) + abs(dy) for _, dx, dy in waves)
-        margin = 2 + math.ceil(reach + p["height"] / max(1, num.shape[0]))
+        margin = 2 + math.ceil(reach + h / max(1, num.shape[0]))
         xs_, ys_ = [q[0] for q in dst], [q[1] for q in dst]
         x0, x1 = max(0, math.floor(min(xs_)) - margin), min(w, math.ceil(max(xs_)) + margin)
         y0, y1 = max(0, math.floor(min(ys_)) - margin), min(h, math.ceil(max(ys_)) + margin)
         if x1 <= x0 or y1 <= y0:
-            return
-        sw, sh = x1 - x0, y1 - y0
+            return None
         # Where each output pixel samples the number: the inverse homography of the pixel (a row
         # and a column vector without folds, a field with them); then one remap of the box.
         mx: np.ndarray = fl.x[x0:x1]
@@ -594,19 +617,7 @@ class JerseyRenderer:
         v = (inv[1][0] * mx + inv[1][2]) + inv[1][1] * my
         v /= den
         warped = cv2.remap(num, u, v, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        tk = t_keep[y0:y1, x0:x1] * f32(1 / 255)
-        jersey = np.asarray(p["jersey_rgb"], f32)
-        fill_rgb = np.asarray(p["number_rgb"], f32)
-        if warped.ndim == 3:
-            trim = np.asarray(p["outline_rgb"] or p["number_rgb"], f32)
-            lay = np.empty((2, sh, sw), f32)
-            np.multiply(warped[..., 1], tk, out=lay[0])
-            np.multiply(warped[..., 0], tk, out=lay[1])
-            dc = np.stack([trim - jersey, fill_rgb - trim], 1) * cb
-        else:
-            lay = (warped * tk)[None]
-            dc = (fill_rgb - jersey)[:, None] * cb
-        img[:, y0:y1, x0:x1] += (dc @ lay.reshape(len(lay), sh * sw)).reshape(3, sh, sw)
+        return warped, (x0, y0, x1, y1)
 
     @staticmethod
     def _occluder(
@@ -639,7 +650,7 @@ class JerseyRenderer:
         """Apply the configured preset with the sample's own random stream (seed + 1)."""
         if not self._has_degrade:
             return img
-        return apply_seeded(self._degrade, img, seed + 1)
+        return self._apply_seeded(self._degrade, img, seed + 1)
 
     def render(self, label: str, seed: int) -> tuple[np.ndarray, dict[str, Any]]:
         """Sample, draw and degrade one crop.

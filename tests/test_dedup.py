@@ -13,8 +13,8 @@ from PIL import Image, PngImagePlugin
 from datakit import Dataset, Sample
 from datakit.dedup import apply, find_duplicates, parse_keep, plan, write_clean
 from datakit.dedup.hashing import fingerprint, pixel_digest
-from datakit.dedup.index import radius_pairs
-from datakit.dedup.near import aligned_score
+from datakit.dedup.index import nearest_pairs, radius_pairs
+from datakit.dedup.near import aligned_score, colour_scores
 from datakit.formats import jsonl
 from tests.conftest import SEED_PROMPT, write_jsonl
 
@@ -55,14 +55,29 @@ def test_pixel_digest_ignores_container_and_metadata(tmp_path: Path) -> None:
     assert (tmp_path / "a.png").read_bytes() != (tmp_path / "b.png").read_bytes()
 
 
+def test_exif_change_is_an_exact_duplicate(tmp_path: Path) -> None:
+    im = texture(7)
+    save(tmp_path, "a.jpg", im, quality=85)
+    exif = Image.Exif()
+    exif[0x010E] = "edited description"  # ImageDescription
+    exif[0x0131] = "some editor"  # Software
+    save(tmp_path, "b.jpg", im, quality=85, exif=exif.tobytes())  # same encoder input: same pixels
+    assert (tmp_path / "a.jpg").read_bytes() != (tmp_path / "b.jpg").read_bytes()
+    assert pixel_digest(tmp_path / "a.jpg") == pixel_digest(tmp_path / "b.jpg")
+    save(tmp_path, "c.png", texture(8))
+    ds = Dataset.from_samples([Sample("a.jpg"), Sample("b.jpg"), Sample("c.png")], tmp_path)
+    r = find_duplicates(ds, workers=1)
+    assert r.exact_groups == [["a.jpg", "b.jpg"]] and r.near_groups == []
+
+
 def test_fingerprint_reports_unreadable_files(tmp_path: Path) -> None:
     (tmp_path / "bad.jpg").write_bytes(b"not an image")
     assert fingerprint(tmp_path / "bad.jpg").error is not None
     assert fingerprint(tmp_path / "missing.jpg").error == "image not found"
 
 
-@pytest.mark.parametrize("radius", [0, 4, 6, 10, 15])
-def test_radius_pairs_matches_brute_force(radius: int) -> None:
+@pytest.mark.parametrize(("radius", "chunks"), [(0, 4), (4, 4), (6, 4), (10, 4), (15, 4), (8, 3), (10, 3)])
+def test_radius_pairs_matches_brute_force(radius: int, chunks: int) -> None:
     rng = np.random.default_rng(radius)
     codes = rng.integers(0, 2**63, size=600, dtype=np.uint64)
     flips = rng.integers(0, 64, size=(300, 8))
@@ -71,12 +86,31 @@ def test_radius_pairs_matches_brute_force(radius: int) -> None:
         for b in flips[k][: k % 8 + 1]:
             m |= 1 << int(b)
         codes[2 * k + 1] = codes[2 * k] ^ np.uint64(m)
-    got = {tuple(p) for p in radius_pairs(codes, radius).tolist()}
+    got = {tuple(p) for p in radius_pairs(codes, radius, chunks=chunks).tolist()}
     d = np.bitwise_count(codes[:, None] ^ codes[None, :])
     want = {(int(i), int(j)) for i, j in zip(*np.nonzero(np.triu(d <= radius, 1)), strict=True)}
     assert got == want
     if radius >= 4:
         assert len(want) > 0
+
+
+def test_probe_limits_and_per_item_cap() -> None:
+    rng = np.random.default_rng(5)
+    codes = rng.integers(0, 2**63, size=400, dtype=np.uint64)
+    for k in range(200):  # neighbours at distance 1..10
+        m = 0
+        for b in rng.choice(64, size=k % 10 + 1, replace=False):
+            m |= 1 << int(b)
+        codes[2 * k + 1] = codes[2 * k] ^ np.uint64(m)
+    exact, dist = radius_pairs(codes, 10, chunks=3, return_distance=True)
+    fast = radius_pairs(codes, 10, chunks=3, probe=2)
+    assert {tuple(p) for p in fast.tolist()} <= {tuple(p) for p in exact.tolist()}
+    assert {tuple(p) for p in exact[dist <= 8].tolist()} <= {tuple(p) for p in fast.tolist()}  # exact to 8 bits
+    capped = radius_pairs(codes, 10, chunks=3, max_per_item=1)
+    want = exact[nearest_pairs(exact, dist, len(codes), 1)]
+    assert capped.tolist() == want.tolist()
+    with pytest.raises(ValueError, match="probe"):
+        radius_pairs(codes, 10, chunks=3, probe=4)
 
 
 def test_radius_pairs_with_views_finds_matches_in_any_view() -> None:
@@ -91,10 +125,22 @@ def test_radius_pairs_with_views_finds_matches_in_any_view() -> None:
 def test_aligned_score_tolerates_crop_but_not_other_images() -> None:
     a = texture(3, (200, 200))
     cropped = a.crop((12, 6, 196, 194))  # ~8% off
+
     def thumb(im: Image.Image) -> np.ndarray:
         return np.asarray(im.convert("L").resize((32, 32), Image.Resampling.BOX))
+
     assert aligned_score(thumb(a), thumb(cropped)) > 0.9
     assert aligned_score(thumb(a), thumb(texture(4, (200, 200)))) < 0.7
+
+
+def test_colour_layout_separates_colour_schemes() -> None:
+    red = np.zeros((2, 8, 8, 3), np.uint8)
+    red[0, ..., 0] = 200  # red shirt
+    red[0, 2:6, 3:5] = 255  # white number
+    red[1] = red[0][..., ::-1]  # blue shirt, same number
+    assert colour_scores(red, np.array([[0, 1]]))[0] < 0.5
+    brighter = np.clip(red[:1].astype(int) * 0.85 + 10, 0, 255).astype(np.uint8)
+    assert colour_scores(np.concatenate([red[:1], brighter]), np.array([[0, 1]]))[0] > 0.99
 
 
 # --------------------------------------------------------------------------- finding
@@ -133,6 +179,17 @@ def test_find_exact_near_and_leaks(dup_root: Path) -> None:
     s = r.summary
     assert (s["exact_groups"], s["near_groups"], s["leaks"], s["images"]) == (1, 2, 1, 6)
     assert r.clusters["train/a.png"] == r.clusters["train/a_near.jpg"] != r.clusters["valid/c.png"]
+
+
+def test_hard_negatives_other_windows_of_one_scene_are_not_merged(tmp_path: Path) -> None:
+    scene = texture(70, (400, 200))
+    names = []
+    for k, x0 in enumerate((0, 130, 260)):  # neighbouring windows of one photo, 7% overlap
+        names.append(save(tmp_path, f"w{k}.png", scene.crop((x0, 0, x0 + 140, 200))))
+    names.append(save(tmp_path, "w0_copy.jpg", jpeg_copy(scene.crop((0, 0, 140, 200)), 40, 0.8), quality=95))
+    ds = Dataset.from_samples([Sample(n) for n in names], tmp_path)
+    r = find_duplicates(ds, workers=1)
+    assert r.near_groups == [["w0.png", "w0_copy.jpg"]] and r.exact_groups == []
 
 
 def test_near_copies_with_different_labels_are_conflicts_not_merged(tmp_path: Path) -> None:
@@ -205,8 +262,9 @@ def test_apply_dedups_per_split_and_fix_leaks_keeps_train(tmp_path: Path) -> Non
     assert sorted(clean.images) == ["test/a5.png", "test/other.png", "train/a.png", "valid/a3.png"]
     fixed, removed = apply(ds, r, fix_leaks=True)
     assert sorted(fixed.images) == ["test/other.png", "train/a.png"]
-    assert {x.image: x.kept for x in removed} == {p: "train/a.png" for p in
-                                                  ("train/a2.jpg", "valid/a3.png", "test/a4.jpg", "test/a5.png")}
+    assert {x.image: x.kept for x in removed} == {
+        p: "train/a.png" for p in ("train/a2.jpg", "valid/a3.png", "test/a4.jpg", "test/a5.png")
+    }
     assert fixed[0].metadata.get("dup_cluster") or fixed[1].metadata.get("dup_cluster")
 
 
@@ -273,10 +331,11 @@ def test_process_pool_gives_the_same_report(tmp_path: Path) -> None:
     assert len(serial["near_groups"]) >= 65  # 70 planted pairs, near all found
 
 
-def test_embedding_method_uses_the_embedder_and_cosine_threshold(tmp_path: Path) -> None:
-    names = [save(tmp_path, f"{i}.png", texture(200 + i)) for i in range(4)]
+def test_embedding_method_uses_the_embedder_and_verifies_candidates(tmp_path: Path) -> None:
+    names = [save(tmp_path, "0.png", texture(200)), save(tmp_path, "1.jpg", jpeg_copy(texture(200)), quality=95)]
+    names += [save(tmp_path, "2.png", texture(202)), save(tmp_path, "3.png", texture(203))]
     ds = Dataset.from_samples([Sample(n) for n in names], tmp_path)
-    vecs = np.array([[1, 0, 0], [0.99, 0.14, 0], [0, 1, 0], [0, 0, 1]], dtype=np.float32)
+    vecs = np.array([[1, 0, 0], [0.99, 0.14, 0], [0, 1, 0], [0, 0.98, 0.2]], dtype=np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
     seen: list[int] = []
 
@@ -286,7 +345,7 @@ def test_embedding_method_uses_the_embedder_and_cosine_threshold(tmp_path: Path)
 
     r = find_duplicates(ds, method="embedding", embed=fake_embed, workers=1)
     assert seen == [4]
-    assert r.near_groups == [["0.png", "1.png"]]
+    assert r.near_groups == [["0.png", "1.jpg"]]  # 2 and 3 embed close but are different images
     assert find_duplicates(ds, method="embedding", embed=fake_embed, min_cosine=0.995, workers=1).near_groups == []
     with pytest.raises(ValueError, match="unknown method"):
         find_duplicates(ds, method="sift")

@@ -110,3 +110,20 @@ def test_dedup_cli_on_a_single_image_dataset(tmp_path: Path, capsys: pytest.Capt
     assert main(["dedup", str(tmp_path), "--json"]) == 0
     s = json.loads(capsys.readouterr().out)["summary"]
     assert (s["images"], s["exact_groups"], s["near_groups"]) == (1, 0, 0)
+
+
+def test_missing_image_and_escaping_path_are_counted_skips(
+    seedlike: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (seedlike.parent / "outside.png").write_bytes((seedlike / "train" / "0.png").read_bytes())
+    with open(seedlike / "test" / "annotations.jsonl", "a", encoding="utf-8") as f:
+        f.write(json.dumps({"image": "../../outside.png", "suffix": "5"}) + "\n")
+        f.write(json.dumps({"image": "gone.png", "suffix": "6"}) + "\n")
+    rep = tmp_path / "r.json"
+    assert main(["dedup", str(seedlike), "--report", str(rep), "--json", "--workers", "1"]) == 0
+    summary = json.loads(capsys.readouterr().out)["summary"]
+    assert (summary["skipped_rows"], summary["unreadable_images"]) == (1, 1)
+    data = json.loads(rep.read_text())
+    assert "escapes the dataset root" in data["skipped_rows"][0]["reason"]
+    assert data["unreadable"] == [{"image": "test/gone.png", "reason": "image not found"}]
+    assert all("outside" not in p for g in data["exact_groups"] for p in g)  # never read

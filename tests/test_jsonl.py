@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -164,22 +167,42 @@ def test_hidden_and_underscore_files_are_not_annotations(tmp_path: Path) -> None
     assert len(ds) == 1 and ds.skipped == []
 
 
-def test_parallel_parse_matches_serial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_parallel_parse_matches_serial(tmp_path: Path) -> None:
     rows: list[object] = []
     for i in range(3000):
         if i % 7 == 0:
-            rows.append({"image": f"{i}.jpg", "label": str(i % 5), "metadata": {"i": i}, "tags": ["t"]})
+            rows.append({"image": f"{i}.jpg", "label": str(i % 5), "metadata": {"i": i, "f": i / 3}, "tags": ["t"]})
+        elif i % 11 == 0:
+            det = {"label": "ball", "bbox": [1.5, 2, 10, 20.25], "score": 0.5, "attributes": {"team": "a"}}
+            rows.append({"image": f"sub/{i}.jpg", "detections": [det], "source": "pseudo", "width": 64, "height": 48})
         elif i % 500 == 3:
             rows.append("{broken")
         else:
             rows.append({"image": f"{i}.jpg", "prefix": "p", "suffix": str(i % 11)})
     write_jsonl(tmp_path / "train" / "annotations.jsonl", rows)
-    monkeypatch.setattr(jsonl, "_PARALLEL_MIN_BYTES", 1024)
-    serial = datakit.load(tmp_path, workers=1)
-    parallel = datakit.load(tmp_path, workers=3)
-    assert list(serial) == list(parallel)
-    assert serial.skipped == parallel.skipped
-    assert [s.line for s in parallel.skipped] == [i + 1 for i in range(3000) if i % 500 == 3 and i % 7]
+    # A fresh interpreter: the parallel path only forks a process without threads, and earlier
+    # tests (FiftyOne, thread pools) may have left some in this one.
+    script = f"""
+import pickle, sys, threading
+import datakit
+from datakit.formats import jsonl
+jsonl._PARALLEL_MIN_BYTES = 1024
+used = []
+ranges = jsonl._byte_ranges
+jsonl._byte_ranges = lambda path, parts: used.append(parts) or ranges(path, parts)
+serial = datakit.load({str(tmp_path)!r}, workers=1)
+parallel = datakit.load({str(tmp_path)!r}, workers=3)
+assert threading.active_count() == 1 and used == [3], (used, threading.active_count())
+sys.stdout.buffer.write(pickle.dumps(([s for s in serial], [s for s in parallel], serial.skipped, parallel.skipped)))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, check=True, cwd=Path(__file__).parent.parent
+    )
+    serial, parallel, serial_skips, parallel_skips = pickle.loads(out.stdout)
+    assert len(serial) == 3000 - 6 and parallel == serial
+    assert parallel_skips == serial_skips
+    assert [s.line for s in parallel_skips] == [i + 1 for i in range(3000) if i % 500 == 3 and i % 7 and i % 11]
+    assert any(s.detections and s.detections[0].attributes == {"team": "a"} for s in parallel)
 
 
 def test_save_in_place_is_atomic_and_empties_stale_files(seed_dataset: Path) -> None:

@@ -145,3 +145,32 @@ def test_bad_parameters_are_refused() -> None:
         D.jpeg((80, 20), 0.5)
     with pytest.raises(ValueError, match="p in"):
         D.pixelate((0.2, 0.5), 1.5)
+
+
+@pytest.mark.parametrize("name", [*HEADLINE, "jpeg_noise_zoomout", "all_moderate_zoom_choice"])
+def test_apply_seeded_equals_the_compose_call(name: str) -> None:
+    """The renderer's fast walk of a preset draws and applies exactly what the Compose would."""
+    import random
+
+    t = build_preset(name)
+    rng = np.random.default_rng(3)
+    for seed in range(60):
+        img = rng.integers(0, 256, (48 + seed % 7, 48, 3), dtype=np.uint8)
+        t.set_random_state(np.random.default_rng(seed), random.Random(seed))
+        expected = t(image=img)["image"]
+        assert np.array_equal(D.apply_seeded(t, img, seed), expected), seed
+
+
+def test_apply_seeded_falls_back_to_the_ordinary_call_for_other_compositions() -> None:
+    t = A.Compose([A.SomeOf([A.HorizontalFlip(p=1.0), A.VerticalFlip(p=1.0)], n=1, p=1.0)])
+    img = np.arange(4 * 4 * 3, dtype=np.uint8).reshape(4, 4, 3)
+    out = D.apply_seeded(t, img, 1)
+    assert out.shape == img.shape and not np.array_equal(out, img)
+
+
+def test_zoom_out_canvas_is_not_shared_between_calls() -> None:
+    z = D.ZoomOut(scale=(2.0, 2.0), p=1.0)
+    a = z.apply(np.zeros((8, 8, 3), np.uint8), canvas=(0, 0, 16, 16))
+    a[...] = 0
+    b = z.apply(np.full((8, 8, 3), 255, np.uint8), canvas=(0, 0, 16, 16))
+    assert (b[-1, -1] == np.asarray(D.IMAGENET_MEAN_RGB, np.uint8)).all()

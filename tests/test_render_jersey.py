@@ -122,6 +122,27 @@ def test_serial_and_multiprocess_renders_are_byte_identical(tmp_path: Path) -> N
     assert _digest(tmp_path / "par" / "train" / "synthetic") == serial_files
 
 
+@pytest.mark.slow
+def test_processes_start_after_opencv_used_its_thread_pool() -> None:
+    """A fork while OpenCV's thread pool has threads used to deadlock the workers."""
+    import subprocess
+    import sys
+
+    code = (
+        "import cv2, numpy as np\n"
+        "cv2.GaussianBlur(np.zeros((1500, 1500, 3), np.uint8), (7, 7), 2)\n"
+        "from renderers.batch import RenderJob, render_iter\n"
+        "from renderers.jersey import JerseyConfig\n"
+        "job = RenderJob([str(k) for k in range(12)], JerseyConfig(size=32, fonts=('anton',)), seed=1)\n"
+        "print(sum(1 for _ in render_iter(job, workers=2, chunk=3)))\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300, check=True
+    )
+    assert out.stdout.strip() == "12"
+
+
 def test_dataset_layout_joins_the_reference_train_split(seed_dataset: Path) -> None:
     job = RenderJob(["6", "6", "46"], JerseyConfig(size=48, fonts=("graduate",)), seed=1)
     with pytest.raises(FileExistsError, match="--overwrite"):

@@ -10,7 +10,7 @@ from datakit.commands._common import add_common, emit, parse_classes
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``dedup`` command."""
-    from datakit.dedup import DEFAULT_MIN_COSINE, DEFAULT_MIN_SCORE, DEFAULT_RADIUS
+    from datakit.dedup import DEFAULT_MIN_COLOUR, DEFAULT_MIN_COSINE, DEFAULT_MIN_SCORE, DEFAULT_RADIUS
 
     p = sub.add_parser(
         "dedup",
@@ -22,22 +22,50 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", help="input format (detected when absent)")
     p.add_argument("--classes", help="declared classes: comma-separated or a file, one per line")
     p.add_argument("--report", help="write the JSON report here")
-    p.add_argument("--method", choices=("phash", "embedding"), default="phash",
-                   help="near-duplicate method (default phash; embedding uses EfficientNet-Lite0)")
-    p.add_argument("--radius", type=int, default=DEFAULT_RADIUS,
-                   help=f"perceptual-hash candidate radius in bits of 64 (default {DEFAULT_RADIUS})")
-    p.add_argument("--min-score", type=float, default=DEFAULT_MIN_SCORE,
-                   help=f"least aligned thumbnail correlation for phash near duplicates (default {DEFAULT_MIN_SCORE})")
-    p.add_argument("--min-cosine", type=float, default=DEFAULT_MIN_COSINE,
-                   help=f"least embedding cosine for near duplicates (default {DEFAULT_MIN_COSINE})")
+    p.add_argument(
+        "--method",
+        choices=("phash", "embedding"),
+        default="phash",
+        help="near-duplicate method (default phash; embedding uses EfficientNet-Lite0)",
+    )
+    p.add_argument(
+        "--radius",
+        type=int,
+        default=DEFAULT_RADIUS,
+        help=f"perceptual-hash candidate radius in bits of 64 (default {DEFAULT_RADIUS})",
+    )
+    p.add_argument(
+        "--min-score",
+        type=float,
+        default=DEFAULT_MIN_SCORE,
+        help=f"least aligned thumbnail correlation for phash near duplicates (default {DEFAULT_MIN_SCORE})",
+    )
+    p.add_argument(
+        "--min-cosine",
+        type=float,
+        default=DEFAULT_MIN_COSINE,
+        help=f"least embedding cosine of --method embedding candidates (default {DEFAULT_MIN_COSINE})",
+    )
+    p.add_argument(
+        "--min-colour",
+        type=float,
+        default=DEFAULT_MIN_COLOUR,
+        help=f"least correlation of the 8x8 colour layouts of near duplicates (default {DEFAULT_MIN_COLOUR})",
+    )
     p.add_argument("--apply", action="store_true", help="write the cleaned dataset under --out")
-    p.add_argument("--fix-leaks", action="store_true",
-                   help="with --apply: keep the train copy of every cross-split cluster, drop eval copies")
-    p.add_argument("--keep", default=None,
-                   help="keep order inside a cluster, from labeled,real,resolution,train "
-                   "(default labeled,real,train,resolution)")
-    p.add_argument("--images", choices=("copy", "link"), default="copy",
-                   help="how --apply places images (default copy)")
+    p.add_argument(
+        "--fix-leaks",
+        action="store_true",
+        help="with --apply: keep the train copy of every cross-split cluster, drop eval copies",
+    )
+    p.add_argument(
+        "--keep",
+        default=None,
+        help="keep order inside a cluster, from labeled,real,resolution,train (default labeled,real,train,resolution)",
+    )
+    p.add_argument(
+        "--images", choices=("copy", "link"), default="copy", help="how --apply places images (default copy)"
+    )
     p.add_argument("--workers", type=int, default=None, help="decoding processes (default: CPU count)")
     add_common(p, out=True)
     p.set_defaults(func=run)
@@ -69,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
     progress = sys.stderr.isatty() and not args.json
     report = find_duplicates(
         ds, method=args.method, radius=args.radius, min_score=args.min_score,
-        min_cosine=args.min_cosine, workers=args.workers, progress=progress,
+        min_cosine=args.min_cosine,
+        min_colour=args.min_colour, workers=args.workers, progress=progress,
     )  # fmt: skip
     if args.report:
         report.save(args.report)
@@ -87,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
     ]
     if s["unreadable_images"]:
         lines.append(f"unreadable:       {s['unreadable_images']} images (listed in the report)")
+    if s["skipped_rows"]:
+        lines.append(f"skipped rows:     {s['skipped_rows']} (refused by the reader; listed in the report)")
     if args.report:
         lines.append(f"report: {args.report}")
     if args.apply:

@@ -8,7 +8,8 @@ the other image's 9 shifted-window hashes (:data:`DEFAULT_RADIUS`; the index is 
 and finds most pairs at 9–10), whose 8×8 RGB layouts correlate at 0.7 or more
 (:data:`DEFAULT_MIN_COLOUR`), are confirmed when their aligned 32×32 thumbnail correlation is at
 least 0.85 (:data:`DEFAULT_MIN_SCORE`); each image verifies its 3 closest candidates
-(:data:`MAX_PARTNERS`). The ``embedding`` method needs cosine 0.95 (:data:`DEFAULT_MIN_COSINE`).
+(:data:`MAX_PARTNERS`). The ``embedding`` method takes candidates at embedding cosine 0.8 or
+more (:data:`DEFAULT_MIN_COSINE`) and verifies them the same way.
 
 Examples:
     >>> import tempfile, pathlib

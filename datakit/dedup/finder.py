@@ -6,11 +6,13 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
+from datakit.dedup._pool import bounded_map, worker_pool
 from datakit.dedup.clusters import UnionFind
 from datakit.dedup.embedding import DEFAULT_MIN_COSINE
 from datakit.dedup.hashing import Fingerprints, fingerprints, pixel_digest
@@ -45,29 +47,27 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def _pmap(fn: Callable[[T], R], items: Sequence[T], workers: int, desc: str, progress: bool) -> list[R]:
+def _pmap(fn: Callable[[T], R], items: Sequence[T], pool: Executor | None, desc: str, progress: bool) -> list[R]:
     from tqdm import tqdm
 
     bar = tqdm(total=len(items), desc=desc, unit="img", disable=not progress, file=sys.stderr, leave=False)
     try:
-        if workers <= 1 or len(items) < 128:
-            out = []
-            for x in items:
-                out.append(fn(x))
-                bar.update(1)
-            return out
-        chunk = max(8, min(256, len(items) // (workers * 16) or 1))
-        results: list[R] = []
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for r in pool.map(fn, items, chunksize=chunk):
-                results.append(r)
-                bar.update(1)
-        return results
+        step = 64
+        out: list[R] = []
+        blocks = [items[s : s + step] for s in range(0, len(items), step)]
+        for part in bounded_map(pool if len(items) >= 128 else None, partial(_map_list, fn), blocks):
+            out.extend(part)
+            bar.update(len(part))
+        return out
     finally:
         bar.close()
 
 
-def _fingerprint_all(paths: list[str], workers: int, progress: bool) -> Fingerprints:
+def _map_list(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    return [fn(x) for x in items]
+
+
+def _fingerprint_all(paths: list[str], pool: Executor | None, progress: bool) -> Fingerprints:
     from tqdm import tqdm
 
     blocks = [paths[s : s + BLOCK] for s in range(0, len(paths), BLOCK)]
@@ -81,24 +81,14 @@ def _fingerprint_all(paths: list[str], workers: int, progress: bool) -> Fingerpr
     out.sizes = np.zeros((n, *out.sizes.shape[1:]), out.sizes.dtype)
     out.reduced = np.zeros(n, out.reduced.dtype)
     at = 0
-
-    def put(part: Fingerprints) -> None:
-        nonlocal at
-        end = at + len(part)
-        for name in ("digests", "views", "thumbs", "colours", "sizes", "reduced"):
-            getattr(out, name)[at:end] = getattr(part, name)
-        out.errors.extend(part.errors)
-        at = end
-        bar.update(len(part))
-
     try:
-        if workers <= 1 or len(blocks) < 2:
-            for b in blocks:
-                put(fingerprints(b))
-        else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                for part in pool.map(fingerprints, blocks):
-                    put(part)
+        for part in bounded_map(pool if len(blocks) > 1 else None, fingerprints, blocks, window=16):
+            end = at + len(part)
+            for name in ("digests", "views", "thumbs", "colours", "sizes", "reduced"):
+                getattr(out, name)[at:end] = getattr(part, name)
+            out.errors.extend(part.errors)
+            at = end
+            bar.update(len(part))
     finally:
         bar.close()
     return out
@@ -136,9 +126,9 @@ def find_duplicates(
     3. **Near**: ``phash`` pairs whose centre hash is within ``radius`` bits of one of the
        other's 9 shifted-window hashes (multi-index search, no all-pairs loop), whose colour
        layouts correlate at ``min_colour`` or more, among the :data:`MAX_PARTNERS` closest of
-       either image, and whose aligned thumbnail correlation is at least ``min_score``; or
-       ``embedding`` pairs (EfficientNet-Lite0, SimHash candidates) with cosine at least
-       ``min_cosine``.
+       either image, and whose aligned thumbnail correlation is at least ``min_score``. The
+       ``embedding`` method takes its candidates from EfficientNet-Lite0 embeddings instead
+       (SimHash index, then cosine at least ``min_cosine``) and verifies them the same way.
     4. Pairs whose images carry different labels are **label conflicts**: they join a cluster
        (so splits keep them together) but never a near-duplicate group.
     5. **Rows**: several annotation rows for one image (see :mod:`datakit.dedup.rows`).
@@ -150,7 +140,7 @@ def find_duplicates(
         radius: Hamming radius of the perceptual-hash candidate search (0–15 of 64 bits).
         min_score: Least aligned correlation for ``phash`` near duplicates.
         min_colour: Least correlation of the 8×8 RGB layouts for ``phash`` near duplicates.
-        min_cosine: Least cosine similarity for ``embedding`` near duplicates.
+        min_cosine: Least embedding cosine for ``embedding`` candidates.
         workers: Processes for decoding (default: CPU count, at most 8).
         progress: Show progress bars on stderr.
         embed: Replaces the EfficientNet embedder (paths → (embeddings, errors)); for tests.
@@ -179,179 +169,180 @@ def find_duplicates(
         raise ValueError("expected min_score, min_colour and min_cosine in [-1, 1]")
     workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
 
-    images = list(dict.fromkeys(ds._images))
-    index = {p: k for k, p in enumerate(images)}
-    n = len(images)
-    labels: list[set[str]] = [set() for _ in range(n)]
-    splits: list[set[str]] = [set() for _ in range(n)]
-    for i, img in enumerate(ds._images):
-        k = index[img]
-        lab, sp = ds._labels[i], ds._splits[i]
-        if lab is not None:
-            labels[k].add(lab)
-        if sp is not None:
-            splits[k].add(sp)
-    flabels = [frozenset(x) for x in labels]
+    with worker_pool(workers) as pool:
+        images = list(dict.fromkeys(ds._images))
+        index = {p: k for k, p in enumerate(images)}
+        n = len(images)
+        none: frozenset[str] = frozenset()
+        labels: list[frozenset[str]] = [none] * n  # shared empty set: compact for 100k+ images
+        splits: list[frozenset[str]] = [none] * n
+        for i, img in enumerate(ds._images):
+            k = index[img]
+            lab, sp = ds._labels[i], ds._splits[i]
+            if lab is not None and lab not in labels[k]:
+                labels[k] = labels[k] | {lab}
+            if sp is not None and sp not in splits[k]:
+                splits[k] = splits[k] | {sp}
+        flabels = labels
 
-    report = DedupReport(root=str(ds.root), method=method, images=n, samples=len(ds))
-    report.settings = {"radius": radius, "min_score": min_score, "min_colour": min_colour}
-    if method == "embedding":
-        report.settings = {"radius": radius, "min_cosine": min_cosine, "simhash_radius": EMBEDDING_RADIUS}
+        report = DedupReport(root=str(ds.root), method=method, images=n, samples=len(ds))
+        report.settings = {"radius": radius, "min_score": min_score, "min_colour": min_colour}
+        if method == "embedding":
+            report.settings = {"radius": radius, "min_cosine": min_cosine, "simhash_radius": EMBEDDING_RADIUS}
 
-    abs_paths = [str(ds.root / p) for p in images]
-    clock = time.perf_counter()
+        abs_paths = [str(ds.root / p) for p in images]
+        clock = time.perf_counter()
 
-    def lap(stage: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        report.timings[stage] = round(now - clock, 3)
-        clock = now
+        def lap(stage: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            report.timings[stage] = round(now - clock, 3)
+            clock = now
 
-    fps = _fingerprint_all(abs_paths, workers, progress)
-    lap("fingerprints")
-    for p, err in zip(images, fps.errors, strict=True):
-        if err is not None:
-            report.unreadable.append({"image": p, "reason": err})
-    ok_idx = np.flatnonzero(np.array([e is None for e in fps.errors], dtype=bool))
+        fps = _fingerprint_all(abs_paths, pool, progress)
+        lap("fingerprints")
+        for p, err in zip(images, fps.errors, strict=True):
+            if err is not None:
+                report.unreadable.append({"image": p, "reason": err})
+        ok_idx = np.flatnonzero(np.array([e is None for e in fps.errors], dtype=bool))
 
-    # ---- exact: byte digests, then decoded pixels among same-size hash neighbours
-    exact = UnionFind(n)
-    if len(ok_idx):
-        dig = np.ascontiguousarray(fps.digests[ok_idx]).view("V16").reshape(-1)
-        _, first, inverse = np.unique(dig, return_index=True, return_inverse=True)
-        rep = ok_idx[first[inverse.reshape(-1)]]
-        for a, b in zip(rep[rep != ok_idx].tolist(), ok_idx[rep != ok_idx].tolist(), strict=True):
-            exact.union(a, b)
-    cand = np.zeros((0, 2), np.int64)
-    dist = np.zeros(0, np.int64)
-    if len(ok_idx) > 1:
-        local, dist = radius_pairs(  # type: ignore[misc]
-            fps.codes[ok_idx], radius, views=fps.views[ok_idx], chunks=3, probe=min(2, radius // 3),
-            max_per_item=MAX_CANDIDATES, return_distance=True,
-        )  # fmt: skip
-        cand = ok_idx[local]
-    lap("index")
-    # same pixels give equal thumbnails, or close ones when a JPEG was decoded at reduced scale
-    same = cand[(fps.sizes[cand[:, 0]] == fps.sizes[cand[:, 1]]).all(axis=1)]
-    gap = np.zeros(len(same))
-    for s in range(0, len(same), 4096):
-        a, b = fps.thumbs[same[s : s + 4096, 0]], fps.thumbs[same[s : s + 4096, 1]]
-        gap[s : s + 4096] = np.abs(a.astype(np.int16) - b.astype(np.int16)).mean(axis=(1, 2))
-    lossy = fps.reduced[same[:, 0]] | fps.reduced[same[:, 1]]
-    same = same[np.where(lossy, gap <= EXACT_THUMB_GAP, gap == 0)]
-    todo: set[int] = set()
-    exact_cands = []
-    for a, b in same.tolist():
-        if exact.find(a) != exact.find(b):
-            exact_cands.append((a, b))
-            todo.update((exact.find(a), exact.find(b)))
-    if exact_cands:
-        order = sorted(todo)
-        pix = _pmap(_safe_pixel_digest, [abs_paths[k] for k in order], workers, "pixels", progress)
-        digests = dict(zip(order, pix, strict=True))
-        for a, b in exact_cands:
-            da, db = digests.get(exact.find(a)), digests.get(exact.find(b))
-            if da is not None and da == db:
+        # ---- exact: byte digests, then decoded pixels among same-size hash neighbours
+        exact = UnionFind(n)
+        if len(ok_idx):
+            dig = np.ascontiguousarray(fps.digests[ok_idx]).view("V16").reshape(-1)
+            _, first, inverse = np.unique(dig, return_index=True, return_inverse=True)
+            rep = ok_idx[first[inverse.reshape(-1)]]
+            for a, b in zip(rep[rep != ok_idx].tolist(), ok_idx[rep != ok_idx].tolist(), strict=True):
                 exact.union(a, b)
+        cand = np.zeros((0, 2), np.int64)
+        dist = np.zeros(0, np.int64)
+        if len(ok_idx) > 1:
+            local, dist = radius_pairs(
+                fps.codes[ok_idx], radius, views=fps.views[ok_idx], chunks=3, probe=min(2, radius // 3),
+                max_per_item=MAX_CANDIDATES, return_distance=True,
+            )  # fmt: skip
+            cand = ok_idx[local]
+        lap("index")
+        # same pixels give equal thumbnails, or close ones when a JPEG was decoded at reduced scale
+        same = cand[(fps.sizes[cand[:, 0]] == fps.sizes[cand[:, 1]]).all(axis=1)]
+        gap = np.zeros(len(same))
+        for at in range(0, len(same), 4096):
+            ta, tb = fps.thumbs[same[at : at + 4096, 0]], fps.thumbs[same[at : at + 4096, 1]]
+            gap[at : at + 4096] = np.abs(ta.astype(np.int16) - tb.astype(np.int16)).mean(axis=(1, 2))
+        lossy = fps.reduced[same[:, 0]] | fps.reduced[same[:, 1]]
+        same = same[np.where(lossy, gap <= EXACT_THUMB_GAP, gap == 0)]
+        todo: set[int] = set()
+        exact_cands = []
+        for a, b in same.tolist():
+            if exact.find(a) != exact.find(b):
+                exact_cands.append((a, b))
+                todo.update((exact.find(a), exact.find(b)))
+        if exact_cands:
+            order = sorted(todo)
+            pix = _pmap(_safe_pixel_digest, [abs_paths[k] for k in order], pool, "pixels", progress)
+            digests = dict(zip(order, pix, strict=True))
+            for a, b in exact_cands:
+                da, db = digests.get(exact.find(a)), digests.get(exact.find(b))
+                if da is not None and da == db:
+                    exact.union(a, b)
 
-    lap("exact")
+        lap("exact")
 
-    # ---- near pairs
-    near_pairs: list[tuple[int, int, float]] = []
-    if method == "phash":
+        # ---- near pairs
+        near_pairs: list[tuple[int, int, float]] = []
         roots = np.array([exact.find(k) for k in range(n)], dtype=np.int64)
-        rp = roots[cand]
-        differ = rp[:, 0] != rp[:, 1]
-        pairs, pdist = _unique_min(np.sort(rp[differ], axis=1), dist[differ], n)  # one check per pixel set
-        colour = colour_scores(fps.colours, pairs)
-        ok = colour >= min_colour
-        pairs, pdist, colour = pairs[ok], pdist[ok], colour[ok]
-        closest = nearest_pairs(pairs, pdist - colour, n, MAX_PARTNERS)
-        pairs = pairs[closest]
-        lap("colour")
-        kept, scores = verify_pairs(fps.thumbs, pairs, min_score, workers=workers)
-        near_pairs = [(a, b, round(float(s), 4)) for (a, b), s in zip(kept.tolist(), scores.tolist(), strict=True)]
-    else:
-        if embed is None:
-            from datakit.dedup.embedding import embed_paths
+        if method == "phash":
+            rp, rank = roots[cand], dist.astype(np.float64)
+        else:  # embedding neighbours (SimHash index, then the full cosine) are the candidates
+            if embed is None:
+                from datakit.dedup.embedding import embed_paths
 
-            def embed(paths: list[str]) -> tuple[np.ndarray, list[str | None]]:
-                return embed_paths(paths)
+                def embed(paths: list[str]) -> tuple[np.ndarray, list[str | None]]:
+                    return embed_paths(paths)
 
-        emb, errors = embed([abs_paths[k] for k in ok_idx.tolist()])
-        from datakit.dedup.embedding import simhash
+            from datakit.dedup.embedding import simhash
 
-        sims = simhash(emb)
-        good = np.array([e is None for e in errors], dtype=bool)
-        ecand = radius_pairs(sims, EMBEDDING_RADIUS)
-        if len(ecand):
+            emb, errors = embed([abs_paths[k] for k in ok_idx.tolist()])
+            good = np.array([e is None for e in errors], dtype=bool)
+            ecand = radius_pairs(simhash(emb), EMBEDDING_RADIUS, max_per_item=MAX_CANDIDATES)
             ecand = ecand[good[ecand[:, 0]] & good[ecand[:, 1]]]
             cos = np.einsum("ij,ij->i", emb[ecand[:, 0]], emb[ecand[:, 1]])
-            for (a, b), c in zip(ok_idx[ecand].tolist(), cos.tolist(), strict=True):
-                if c >= min_cosine and exact.find(a) != exact.find(b):
-                    near_pairs.append((a, b, round(float(c), 4)))
+            ok = cos >= min_cosine
+            rp, rank = roots[ok_idx[ecand[ok]]], -cos[ok].astype(np.float64)
+            del emb
+            lap("embedding")
+        differ = rp[:, 0] != rp[:, 1]
+        pairs, prank = _unique_min(np.sort(rp[differ], axis=1), rank[differ], n)  # one check per pixel set
+        colour = colour_scores(fps.colours, pairs)
+        ok = colour >= min_colour
+        pairs, prank, colour = pairs[ok], prank[ok], colour[ok]
+        pairs = pairs[nearest_pairs(pairs, prank - colour, n, MAX_PARTNERS)]
+        lap("colour")
+        kept, scores = verify_pairs(fps.thumbs, pairs, min_score, workers=workers, pool=pool)
+        near_pairs = [(a, b, round(float(s), 4)) for (a, b), s in zip(kept.tolist(), scores.tolist(), strict=True)]
 
-    lap("near")
+        lap("near")
 
-    # ---- clusters
-    every = UnionFind(n)
-    compat = UnionFind(n)
-    for k in range(n):
-        r = exact.find(k)
-        if r != k:
-            every.union(r, k)
-            if not _conflicting(flabels[r], flabels[k]):
-                compat.union(r, k)
-    for a, b, _ in near_pairs:
-        every.union(a, b)
-        if not _conflicting(flabels[a], flabels[b]):
-            compat.union(a, b)
+        # ---- clusters
+        every = UnionFind(n)
+        compat = UnionFind(n)
+        for k in range(n):
+            r = exact.find(k)
+            if r != k:
+                every.union(r, k)
+                if not _conflicting(flabels[r], flabels[k]):
+                    compat.union(r, k)
+        for a, b, _ in near_pairs:
+            every.union(a, b)
+            if not _conflicting(flabels[a], flabels[b]):
+                compat.union(a, b)
 
-    def paths(group: Iterable[int]) -> list[str]:
-        return sorted(images[k] for k in group)
+        def paths(group: Iterable[int]) -> list[str]:
+            return sorted(images[k] for k in group)
 
-    def describe(group: list[int]) -> dict[str, Any]:
-        return {
-            "labels": {images[k]: sorted(labels[k]) for k in sorted(group, key=lambda k: images[k])},
-            "splits": {images[k]: sorted(splits[k]) for k in sorted(group, key=lambda k: images[k])},
-        }
+        def describe(group: list[int]) -> dict[str, Any]:
+            return {
+                "labels": {images[k]: sorted(labels[k]) for k in sorted(group, key=lambda k: images[k])},
+                "splits": {images[k]: sorted(splits[k]) for k in sorted(group, key=lambda k: images[k])},
+            }
 
-    for g in exact.groups():
-        report.exact_groups.append(paths(g))
-        report.details["exact_groups"].append(describe(g))
-    pair_scores: dict[int, list[list[Any]]] = {}
-    for a, b, s in near_pairs:
-        pair_scores.setdefault(compat.find(a), []).append([images[a], images[b], s])
-    for g in compat.groups():
-        if len({exact.find(k) for k in g}) < 2:
-            continue  # all the same pixels: an exact group
-        report.near_groups.append(paths(g))
-        report.details["near_groups"].append({**describe(g), "pairs": pair_scores.get(compat.find(g[0]), [])})
+        for g in exact.groups():
+            report.exact_groups.append(paths(g))
+            report.details["exact_groups"].append(describe(g))
+        pair_scores: dict[int, list[list[Any]]] = {}
+        for a, b, s in near_pairs:
+            pair_scores.setdefault(compat.find(a), []).append([images[a], images[b], s])
+        for g in compat.groups():
+            if len({exact.find(k) for k in g}) < 2:
+                continue  # all the same pixels: an exact group
+            report.near_groups.append(paths(g))
+            report.details["near_groups"].append({**describe(g), "pairs": pair_scores.get(compat.find(g[0]), [])})
 
-    for cid, g in enumerate(every.groups(), start=1):
-        for k in g:
-            report.clusters[images[k]] = f"dup-{cid:06d}"
-        all_labels = set().union(*(labels[k] for k in g))
-        if len(all_labels) > 1:
-            report.label_conflicts.append(paths(g))
-            report.details["label_conflicts"].append({**describe(g), "kind": "duplicate images"})
-        all_splits = set().union(*(splits[k] for k in g))
-        if len(all_splits) > 1:
-            report.leaks.append(paths(g))
-            report.details["leaks"].append(describe(g))
-    for k in range(n):
-        if images[k] in report.clusters:
-            continue
-        if len(splits[k]) > 1:
-            report.leaks.append([images[k]])
-            report.details["leaks"].append(describe([k]))
+        for cid, g in enumerate(every.groups(), start=1):
+            for k in g:
+                report.clusters[images[k]] = f"dup-{cid:06d}"
+            all_labels = set().union(*(labels[k] for k in g))
+            if len(all_labels) > 1:
+                report.label_conflicts.append(paths(g))
+                report.details["label_conflicts"].append({**describe(g), "kind": "duplicate images"})
+            all_splits = set().union(*(splits[k] for k in g))
+            if len(all_splits) > 1:
+                report.leaks.append(paths(g))
+                report.details["leaks"].append(describe(g))
+        for k in range(n):
+            if images[k] in report.clusters:
+                continue
+            if len(splits[k]) > 1:
+                report.leaks.append([images[k]])
+                report.details["leaks"].append(describe([k]))
 
-    for rg in resolve_rows(ds):
-        report.annotation_rows.append([rg.image] * (len(rg.ids) + len(rg.skipped)))
-        report.details["annotation_rows"].append(rg.to_dict())
-        if "conflict" in rg.rule.split("+") and images[index[rg.image]] not in report.clusters:
-            report.label_conflicts.append([rg.image])
-            report.details["label_conflicts"].append({**describe([index[rg.image]]), "kind": "annotation rows"})
-    report.empty_label_rows = empty_label_rows(ds)
-    lap("report")
-    return report
+        for rg in resolve_rows(ds):
+            report.annotation_rows.append([rg.image] * (len(rg.ids) + len(rg.skipped)))
+            report.details["annotation_rows"].append(rg.to_dict())
+            if "conflict" in rg.rule.split("+") and images[index[rg.image]] not in report.clusters:
+                report.label_conflicts.append([rg.image])
+                report.details["label_conflicts"].append({**describe([index[rg.image]]), "kind": "annotation rows"})
+        report.empty_label_rows = empty_label_rows(ds)
+        report.skipped_rows = [s.to_dict() for s in ds.skipped if s.reason != "empty label"]
+        lap("report")
+        return report

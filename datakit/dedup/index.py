@@ -1,21 +1,24 @@
 """A sub-quadratic Hamming-radius search over 64-bit hashes (multi-index hashing).
 
-Each hash is cut into four 16-bit chunks. Two hashes within distance ``r`` agree to within
-``r // 4`` bits on at least one chunk (pigeonhole), so candidates come from looking up, for every
-chunk, the table bucket of each chunk value within ``probe`` bits of the query's (1, 17 or 137
-probes per chunk), and are then checked on the full 64 bits. With ``probe = r // 4`` the search
-is exact; a smaller ``probe`` still finds every pair within ``4 * probe + 3`` bits and most pairs
-beyond, at a fraction of the cost (the finder uses 1: exact to 7 bits, 17 probes per chunk).
+Each hash is cut into ``chunks`` keys (4 of 16 bits by default). Two hashes within distance ``r``
+agree to within ``r // chunks`` bits on at least one key (pigeonhole), so candidates come from
+looking up, for every key, the table bucket of each key value within ``probe`` bits of the
+query's, and are then checked on the full 64 bits. With ``probe = r // chunks`` the search is
+exact; a smaller ``probe`` still finds every pair within ``chunks * (probe + 1) - 1`` bits and
+most pairs beyond, for fewer probes. The finder uses 3 tables of 21–22-bit keys and probe 2:
+exact to 8 bits, 232–254 probes per table, buckets small even with a million window hashes.
 
-Tables are dense (65,536 bucket starts per chunk), so a probe is an array lookup; queries run in
-blocks so memory stays bounded, and :func:`nearest_pairs` keeps only the closest partners of
-each item so the work after the search grows linearly with the number of items.
+Tables are dense arrays of bucket starts and queries are sorted by key, so a probe is a cheap
+array lookup; queries run in blocks so memory stays bounded, and ``max_per_item`` /
+:func:`nearest_pairs` keep only the closest partners of each item, so what follows the search
+grows linearly with the number of items even where hashes crowd together.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 from itertools import combinations
+from typing import Literal, overload
 
 import numpy as np
 
@@ -52,18 +55,46 @@ def _unique_min(pairs: np.ndarray, dist: np.ndarray, n: int) -> tuple[np.ndarray
     """Distinct pairs, each with its least distance."""
     if len(pairs) == 0:
         return pairs, dist
-    key = pairs[:, 0] * n + pairs[:, 1]
+    key = pairs[:, 0].astype(np.int64) * n + pairs[:, 1]
     order = np.lexsort((dist, key))
     key, dist = key[order], dist[order]
     first = np.ones(len(key), dtype=bool)
     first[1:] = key[1:] != key[:-1]
     key, dist = key[first], dist[first]
-    return np.stack([key // n, key % n], axis=1), dist
+    return np.stack([key // n, key % n], axis=1).astype(pairs.dtype), dist
 
 
 def _widths(chunks: int) -> list[int]:
     base, extra = divmod(64, chunks)
     return [base + (1 if k < extra else 0) for k in range(chunks)]
+
+
+@overload
+def radius_pairs(
+    codes: np.ndarray,
+    radius: int,
+    *,
+    views: np.ndarray | None = ...,
+    chunks: int = ...,
+    probe: int | None = ...,
+    block: int = ...,
+    max_per_item: int | None = ...,
+    return_distance: Literal[False] = ...,
+) -> np.ndarray: ...
+
+
+@overload
+def radius_pairs(
+    codes: np.ndarray,
+    radius: int,
+    *,
+    views: np.ndarray | None = ...,
+    chunks: int = ...,
+    probe: int | None = ...,
+    block: int = ...,
+    max_per_item: int | None = ...,
+    return_distance: Literal[True],
+) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 def radius_pairs(
@@ -125,13 +156,13 @@ def radius_pairs(
     if n < 2:
         return (empty, np.zeros(0, dtype=np.int64)) if return_distance else empty
     if views is None:
-        db, owner = codes, np.arange(n, dtype=np.int64)
+        db, owner = codes, np.arange(n, dtype=np.int32)
     else:
         views = np.ascontiguousarray(views, dtype=np.uint64)
         if views.ndim != 2 or views.shape[0] != n:
             raise ValueError(f"expected views of shape ({n}, V), got {views.shape}")
         db = views.reshape(-1)
-        owner = np.repeat(np.arange(n, dtype=np.int64), views.shape[1])
+        owner = np.repeat(np.arange(n, dtype=np.int32), views.shape[1])
     found: list[np.ndarray] = []
     found_d: list[np.ndarray] = []
     held = 0
@@ -146,7 +177,8 @@ def radius_pairs(
         db_s, own_s = db[order], owner[order]  # the table: entries sorted by key
         starts = np.zeros((1 << width) + 1, dtype=np.int64)
         np.cumsum(np.bincount(db_chunk, minlength=1 << width), out=starts[1:])
-        qorder = np.argsort(chunk, kind="stable")  # sorted queries probe nearby buckets
+        del db_chunk
+        qorder = np.argsort(chunk, kind="stable").astype(np.int32)  # sorted queries probe nearby buckets
         q_s, codes_s = chunk[qorder], codes[qorder]
         for m in _masks(probe, width).tolist():
             q = q_s ^ m
@@ -168,7 +200,7 @@ def radius_pairs(
                     same = a != b
                     a, b = a[same], b[same]
                     found.append(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1))
-                    found_d.append(d[ok][same])
+                    found_d.append(d[ok][same].astype(np.int8))
                     held += len(a)
                     if held > limit:  # merge repeats now so memory stays bounded
                         p, dd = _merge(found, found_d, n, max_per_item)
@@ -178,6 +210,7 @@ def radius_pairs(
     if not found:
         return (empty, np.zeros(0, dtype=np.int64)) if return_distance else empty
     pairs, dist = _merge(found, found_d, n, max_per_item)
+    pairs, dist = pairs.astype(np.int64), dist.astype(np.int64)
     return (pairs, dist) if return_distance else pairs
 
 
@@ -208,14 +241,14 @@ def nearest_pairs(pairs: np.ndarray, score: np.ndarray, n: int, k: int) -> np.nd
     m = len(pairs)
     if m == 0:
         return np.zeros(0, dtype=bool)
-    src = np.concatenate([pairs[:, 0], pairs[:, 1]])
-    edge = np.concatenate([np.arange(m), np.arange(m)])
-    s = np.concatenate([score, score])
-    order = np.lexsort((edge, s, src))
+    small = np.int32 if max(n, m) < 2**31 else np.int64  # half the memory on big candidate lists
+    src = np.concatenate([pairs[:, 0], pairs[:, 1]]).astype(small)
+    edge = np.tile(np.arange(m, dtype=small), 2)
+    order = np.lexsort((edge, np.concatenate([score, score]), src))
     src = src[order]
     counts = np.bincount(src, minlength=n)
-    first = np.cumsum(counts) - counts
-    rank = np.arange(len(src)) - first[src]
+    first = (np.cumsum(counts) - counts).astype(small)
+    ranked = np.arange(len(src), dtype=small) - first[src] < k
     keep = np.zeros(m, dtype=bool)
-    keep[edge[order][rank < k]] = True
+    keep[edge[order[ranked]]] = True
     return keep

@@ -10,7 +10,13 @@ is the pair's score in [-1, 1] (:func:`aligned_score`).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from concurrent.futures import Executor
+from contextlib import ExitStack
+
 import numpy as np
+
+from datakit.dedup._pool import bounded_map, worker_pool
 
 DEFAULT_RADIUS = 10
 """Default Hamming radius of the perceptual-hash candidate search (of 64 bits)."""
@@ -105,7 +111,7 @@ def aligned_score(a: np.ndarray, b: np.ndarray, stop_at: float = 2.0, reject_bel
     return _aligned(_Prepared(a), _Prepared(b), stop_at, reject_below)
 
 
-def colour_scores(colours: np.ndarray, pairs: np.ndarray, *, block: int = 1 << 16) -> np.ndarray:
+def colour_scores(colours: np.ndarray, pairs: np.ndarray, *, block: int = 8192) -> np.ndarray:
     """Correlation of the RGB layouts of each pair (all channels as one vector, one mean).
 
     Brightness and contrast changes are affine in every channel alike, so they leave the score
@@ -121,7 +127,7 @@ def colour_scores(colours: np.ndarray, pairs: np.ndarray, *, block: int = 1 << 1
 
     """
     out = np.empty(len(pairs), dtype=np.float32)
-    flat = colours.reshape(len(colours), -1)
+    flat = colours.reshape(len(colours), int(np.prod(colours.shape[1:])))
     for s in range(0, len(pairs), block):
         p = pairs[s : s + block]
         a = flat[p[:, 0]].astype(np.float32)
@@ -135,19 +141,9 @@ def colour_scores(colours: np.ndarray, pairs: np.ndarray, *, block: int = 1 << 1
     return out
 
 
-_WORKER: _Templates | None = None
-
-
-def _init_worker(thumbs: np.ndarray) -> None:
-    global _WORKER
-    _WORKER = _Templates(thumbs)
-
-
-def _score_block(args: tuple[np.ndarray, float, float]) -> np.ndarray:
-    pairs, min_score, reject_below = args
-    tm = _WORKER
-    if tm is None:  # pragma: no cover - set by the pool initializer
-        raise RuntimeError("worker not initialised")
+def _score_block(args: tuple[np.ndarray, np.ndarray, float, float]) -> np.ndarray:
+    thumbs, pairs, min_score, reject_below = args
+    tm = _Templates(thumbs)
     return np.array(
         [_aligned(tm.get(i), tm.get(j), min_score, reject_below) for i, j in pairs.tolist()], dtype=np.float32
     )
@@ -160,6 +156,7 @@ def verify_pairs(
     *,
     workers: int = 1,
     reject_below: float = REJECT_BELOW,
+    pool: Executor | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Keep the candidate pairs whose aligned score is at least ``min_score``.
 
@@ -169,7 +166,8 @@ def verify_pairs(
         thumbs: ``(N, 32, 32)`` uint8 thumbnails.
         pairs: ``(K, 2)`` indices into ``thumbs``.
         min_score: Least aligned score kept.
-        workers: Processes for large batches.
+        workers: Processes for large batches (unless ``pool`` is given).
+        pool: A process pool to use instead of starting one.
         reject_below: See :func:`aligned_score`.
 
     Returns:
@@ -185,15 +183,20 @@ def verify_pairs(
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     if len(pairs) == 0:
         return pairs, np.zeros(0, dtype=np.float32)
-    if workers > 1 and len(pairs) >= 4000:
-        from concurrent.futures import ProcessPoolExecutor
-
+    if (pool is not None or workers > 1) and len(pairs) >= 4000:
         order = np.argsort(pairs[:, 0], kind="stable")  # blocks share images: templates reused
-        step = max(1000, min(20000, len(pairs) // (workers * 4)))
-        jobs = [(pairs[order[s : s + step]], min_score, reject_below) for s in range(0, len(pairs), step)]
-        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(thumbs,)) as pool:
+        step = max(1000, min(8000, len(pairs) // 8))
+
+        def jobs() -> Iterator[tuple[np.ndarray, np.ndarray, float, float]]:
+            for s in range(0, len(pairs), step):  # each job carries the thumbnails it needs
+                used, local = np.unique(pairs[order[s : s + step]], return_inverse=True)
+                yield thumbs[used], local.reshape(-1, 2), min_score, reject_below
+
+        with ExitStack() as stack:
+            if pool is None:
+                pool = stack.enter_context(worker_pool(workers))
             scores = np.empty(len(pairs), dtype=np.float32)
-            scores[order] = np.concatenate(list(pool.map(_score_block, jobs)))
+            scores[order] = np.concatenate(list(bounded_map(pool, _score_block, jobs(), window=4)))
     else:
         tm = _Templates(thumbs)
         scores = np.array(

@@ -21,7 +21,9 @@ class DedupReport:
     ``leaks`` is a list of groups, each group a sorted list of image paths relative to the
     dataset root (``annotation_rows`` repeats the path once per row). ``details`` holds, per key,
     one dict per group (labels, splits, scores, rules); ``clusters`` maps every image that has a
-    duplicate to its cluster id.
+    duplicate to its cluster id. ``unreadable`` lists images that could not be read or decoded
+    and ``skipped_rows`` the rows the reader refused (a path escaping the root, a bad row), each
+    counted in the summary.
 
     Examples:
         >>> r = DedupReport(root="/data")
@@ -42,6 +44,7 @@ class DedupReport:
     clusters: dict[str, str] = field(default_factory=dict)
     unreadable: list[dict[str, str]] = field(default_factory=list)
     empty_label_rows: list[dict[str, Any]] = field(default_factory=list)
+    skipped_rows: list[dict[str, Any]] = field(default_factory=list)
     images: int = 0
     samples: int = 0
     timings: dict[str, float] = field(default_factory=dict, compare=False)
@@ -58,6 +61,7 @@ class DedupReport:
         out["leaked_images"] = sum(len(g) for g in self.leaks)
         out["empty_label_rows"] = len(self.empty_label_rows)
         out["unreadable_images"] = len(self.unreadable)
+        out["skipped_rows"] = len(self.skipped_rows)
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -70,6 +74,7 @@ class DedupReport:
         out["clusters"] = self.clusters
         out["empty_label_rows"] = self.empty_label_rows
         out["unreadable"] = self.unreadable
+        out["skipped_rows"] = self.skipped_rows
         return out
 
     def save(self, path: str | Path) -> Path:

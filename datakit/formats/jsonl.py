@@ -256,6 +256,9 @@ class _Chunk:
         """
         state = dict(self.__dict__)
         state["images"] = "\0".join(self.images)
+        # Native rows hold JSON values only (they were parsed from JSON): orjson carries them
+        # several times faster than pickle; tuples come back as lists, which the builder takes.
+        state["natives"] = orjson.dumps(self.natives)
         for key in ("labels", "prompts"):
             vocab: dict[str | None, int] = {}
             codes = np.fromiter((vocab.setdefault(v, len(vocab)) for v in state[key]), np.int32, len(state[key]))
@@ -265,6 +268,7 @@ class _Chunk:
     def __setstate__(self, state: dict[str, Any]) -> None:
         images = state["images"]
         state["images"] = images.split("\0") if images else []
+        state["natives"] = orjson.loads(state["natives"])
         for key in ("labels", "prompts"):
             raw, vocab = state[key]
             state[key] = [vocab[c] for c in np.frombuffer(raw, np.int32).tolist()]
@@ -483,28 +487,30 @@ def _byte_ranges(path: Path, parts: int) -> list[tuple[int, int | None]]:
     return [(a, b) for a, b in zip(cuts, [*cuts[1:], None], strict=True)]
 
 
-def _parse_file(path: Path, ctx: _FileContext, workers: int) -> list[_Chunk]:
-    """Parse one file, in parallel processes when it is large and that is safe."""
+def _parse_file(path: Path, ctx: _FileContext, workers: int) -> Iterator[_Chunk]:
+    """Parse one file, in parallel processes when it is large and that is safe.
+
+    Chunks come in file order; the first is parsed by this process while the workers parse the
+    others, and is handed over (to be added to the columns) before waiting for them.
+    """
     import multiprocessing
     import threading
 
     size = path.stat().st_size
     parts = min(workers, max(1, size // (_PARALLEL_MIN_BYTES // 2)))
+    ranges = _byte_ranges(path, parts) if parts >= 2 and size >= _PARALLEL_MIN_BYTES else []
     if (
-        parts < 2
-        or size < _PARALLEL_MIN_BYTES
+        len(ranges) < 2
         or threading.active_count() > 1  # forking a threaded process is not safe
         or "fork" not in multiprocessing.get_all_start_methods()
     ):
-        return [_parse_range(path, 0, None, ctx)]
-    ranges = _byte_ranges(path, parts)
-    if len(ranges) < 2:
-        return [_parse_range(path, 0, None, ctx)]
+        yield _parse_range(path, 0, None, ctx)
+        return
     mp = multiprocessing.get_context("fork")
-    with mp.Pool(len(ranges) - 1) as pool:  # this process parses the first range meanwhile
+    with mp.Pool(len(ranges) - 1) as pool:
         rest = pool.starmap_async(_parse_range, [(path, a, b, ctx) for a, b in ranges[1:]])
-        first = _parse_range(path, ranges[0][0], ranges[0][1], ctx)
-        return [first, *rest.get()]
+        yield _parse_range(path, ranges[0][0], ranges[0][1], ctx)
+        yield from rest.get()
 
 
 def _read_file(
