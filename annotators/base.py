@@ -30,6 +30,7 @@ Examples:
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -77,6 +78,8 @@ class Result:
         problems: Field (or ``"answer"``) → why it was not accepted.
         confidence: A score in [0, 1] when the annotator has one, else ``None`` (never a made-up 1.0).
         tags: Tags to add to the sample (e.g. ``possible_label_error``).
+        stamp: ``"<size>:<mtime_ns>"`` of the image file the result was computed from; a resumed
+            run re-annotates samples whose image has changed since.
 
     """
 
@@ -87,6 +90,7 @@ class Result:
     problems: dict[str, str] = field(default_factory=dict)
     confidence: float | None = None
     tags: list[str] = field(default_factory=list)
+    stamp: str | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -101,6 +105,8 @@ class Result:
             row["confidence"] = self.confidence
         if self.tags:
             row["tags"] = self.tags
+        if self.stamp is not None:
+            row["stamp"] = self.stamp
         return row
 
     @classmethod
@@ -114,6 +120,7 @@ class Result:
             problems=dict(row.get("problems") or {}),
             confidence=row.get("confidence"),
             tags=list(row.get("tags") or []),
+            stamp=row.get("stamp"),
         )
 
 
@@ -169,6 +176,7 @@ class Annotations:
         results: Sample id → result.
         resumed: How many results came from the checkpoint rather than this run.
         checkpoint: The checkpoint file, if any.
+        stale: Checkpoint results not reused because the sample's image changed since.
 
     """
 
@@ -177,6 +185,7 @@ class Annotations:
     results: dict[str, Result]
     resumed: int = 0
     checkpoint: Path | None = None
+    stale: int = 0
 
     def counts(self) -> dict[str, int]:
         """Results per status (statuses with no result are left out)."""
@@ -220,6 +229,15 @@ class Annotations:
 
 def _load(ds: Dataset, i: int) -> Any:
     return ds.load_image(i, mode="RGB")
+
+
+def _stamp(ds: Dataset, i: int) -> str | None:
+    """``"<size>:<mtime_ns>"`` of sample ``i``'s image file, or ``None`` when it cannot be read."""
+    try:
+        st = os.stat(ds.image_path(i))
+    except (OSError, ValueError):
+        return None
+    return f"{st.st_size}:{st.st_mtime_ns}"
 
 
 def _batches(seq: Sequence[int], size: int) -> Iterator[list[int]]:
@@ -274,14 +292,23 @@ def annotate(
     results: dict[str, Result] = {}
     ids = ds.ids
     labels = ds.column("label")
+    stale = 0
     try:
         if ck is not None:
-            wanted = set(ids)
+            position = {sid: i for i, sid in enumerate(ids)}
             for sid, row in ck.done.items():
-                if sid in wanted and not (retry_errors and row.get("status") == "error"):
-                    results[sid] = Result.from_row(row)
+                i = position.get(sid)
+                if i is None or (retry_errors and row.get("status") == "error"):
+                    continue
+                stamp = row.get("stamp")
+                if stamp is not None and annotator.needs_image and stamp != _stamp(ds, i):
+                    stale += 1  # the image changed since: annotate it again
+                    continue
+                results[sid] = Result.from_row(row)
         resumed = len(results)
         todo = [i for i, sid in enumerate(ids) if sid not in results]
+
+        stamps: dict[str, str | None] = {}
 
         def make_items(idx: list[int]) -> tuple[list[Item], list[Result], Any, BaseException | None]:
             items: list[Item] = []
@@ -293,6 +320,8 @@ def annotate(
                     failed.append(Result(ids[i], "error", raw=None, problems={"image": _one_line(e)}))
                     continue
                 items.append(Item(ids[i], i, img, labels[i]))
+                if annotator.needs_image:
+                    stamps[ids[i]] = _stamp(ds, i)
             try:
                 prepared = annotator.prepare(items) if items else None
             except Exception as e:
@@ -326,6 +355,9 @@ def annotate(
                     batch_results += [Result(it.id, "error", problems={"model": _one_line(error)}) for it in items]
                 else:
                     failures = 0
+                for r in batch_results:
+                    stamp = stamps.pop(r.id, None)
+                    r.stamp = stamp if r.status != "error" else None
                 if ck is not None:
                     ck.append(r.to_row() for r in batch_results)
                 for r in batch_results:
@@ -337,7 +369,7 @@ def annotate(
             ck.close()
     ordered = {sid: results[sid] for sid in ids if sid in results}
     ck_path = Path(checkpoint) if checkpoint else None
-    return Annotations(annotator.name, tuple(annotator.fields), ordered, resumed, ck_path)
+    return Annotations(annotator.name, tuple(annotator.fields), ordered, resumed, ck_path, stale)
 
 
 def _one_line(e: BaseException) -> str:

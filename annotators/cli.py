@@ -134,13 +134,15 @@ def run(args: argparse.Namespace) -> int:
     payload = {
         "path": str(args.path), "out": str(out), "annotator": args.annotator,
         "fields": [f"{args.prefix}{f}" for f in result.fields], "samples": len(ds),
-        "statuses": counts, "resumed": result.resumed, "annotated_now": len(result.results) - result.resumed,
+        "statuses": counts, "resumed": result.resumed, "stale": result.stale,
+        "annotated_now": len(result.results) - result.resumed,
         "checkpoint": str(final_ck), "tags": tags,
     }  # fmt: skip
     human = "\n".join([
         f"{args.path}: {len(ds)} samples annotated with {args.annotator} → {out}",
         f"statuses: {format_counts(counts)}",
-        f"resumed from checkpoint: {result.resumed}, annotated now: {payload['annotated_now']}",
+        f"resumed from checkpoint: {result.resumed}, annotated now: {payload['annotated_now']}"
+        + (f" ({result.stale} because their image changed)" if result.stale else ""),
         *([f"tags: {format_counts(tags)}"] if tags else []),
         f"fields: {', '.join(payload['fields'])}; raw answers in {final_ck}",
     ])  # fmt: skip

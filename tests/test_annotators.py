@@ -223,3 +223,32 @@ def test_every_cli_annotator_has_a_test_file() -> None:
     assert set(ANNOTATORS) == {"vlm", "color", "ocr"}
     for name in ANNOTATORS:
         assert (here / f"test_annotators_{name}.py").is_file(), f"annotator {name!r} has no test file"
+
+
+def test_resume_annotates_again_samples_whose_image_changed(tmp_path: Path) -> None:
+    from PIL import Image
+
+    for i, colour in enumerate([(255, 0, 0), (0, 255, 0), (0, 0, 255)]):
+        Image.new("RGB", (8 + i, 8), colour).save(tmp_path / f"{i}.png")
+    ds = Dataset.from_samples([Sample(f"{i}.png") for i in range(3)], tmp_path)
+
+    class Widths(Annotator):
+        name, fields, batch_size = "width", ("w",), 2
+
+        def __init__(self) -> None:
+            self.seen: list[str] = []
+
+        def predict(self, prepared, items):
+            self.seen += [it.id for it in items]
+            return [Result(it.id, "ok", {"w": it.image.size[0]}) for it in items]
+
+    ck = tmp_path / "ck.jsonl"
+    annotate(ds, Widths(), checkpoint=ck, progress=False)
+    Image.new("RGB", (30, 8), (9, 9, 9)).save(tmp_path / "1.png")  # the image is replaced
+    again = Widths()
+    run = annotate(ds, again, checkpoint=ck, progress=False)
+    assert again.seen == ["1.png"]
+    assert (run.resumed, run.stale) == (2, 1)
+    assert run.results["1.png"].values == {"w": 30}
+    third = Widths()
+    assert annotate(ds, third, checkpoint=ck, progress=False).resumed == 3 and third.seen == []
