@@ -10,7 +10,6 @@ from __future__ import annotations
 import fcntl
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -71,10 +70,7 @@ def run_isolated(code: str, python: str = sys.executable, env: dict[str, str] | 
     """
     import json
 
-    full = (
-        code + "\nimport resource as _r, json as _j, sys as _s\n"
-        "_s.stderr.write('PEAK_RSS_KB=%d\\n' % _r.getrusage(_r.RUSAGE_SELF).ru_maxrss)\n"
-    )
+    full = code + "\nimport sys as _s\n_s.stderr.write('PEAK_RSS_KB=%d\\n' % " + HWM_KB_EXPR + ")\n"
     proc = subprocess.run([python, "-c", full], capture_output=True, text=True, env={**os.environ, **(env or {})})
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark child failed:\n{proc.stderr[-4000:]}")
@@ -85,9 +81,16 @@ def run_isolated(code: str, python: str = sys.executable, env: dict[str, str] | 
     return result
 
 
+HWM_KB_EXPR = "int(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:')))"
+"""An expression for this process's peak RSS in KiB: ``VmHWM``, the high-water mark of its own
+memory map. ``getrusage(RUSAGE_SELF).ru_maxrss`` is not used: on Linux it keeps the RSS the
+process had before ``exec``, i.e. a child started by a big benchmark driver reports the driver's
+RSS as its own."""
+
+
 def peak_rss_mb() -> float:
-    """Peak RSS of this process so far, in MiB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak RSS of this process so far, in MiB (see :data:`HWM_KB_EXPR`)."""
+    return float(eval(HWM_KB_EXPR)) / 1024
 
 
 def write_section(name: str, body: str) -> None:
