@@ -277,7 +277,7 @@ def main() -> None:
         [
             "## Annotators: colour (CPU) and VLM (GPU) throughput (`benchmarks/bench_annotate.py`)",
             "",
-            f"Machine: {machine()} (shared with other engineers' jobs while this ran)  ",
+            f"Machine: {machine()} (a shared VM: timings move with other jobs)  ",
             f"Versions: {versions('datakit', 'numpy', 'opencv-python-headless', 'pillow', 'torch', 'transformers')}",
             "",
             color_text,

@@ -174,7 +174,7 @@ def main() -> None:
             [
                 f"## Audit: `datakit audit` on {n:,} samples with three metadata fields (`benchmarks/bench_audit.py`)",
                 "",
-                f"Machine: {machine()} (shared with other engineers' jobs while this ran)  ",
+                f"Machine: {machine()} (a shared VM: timings move with other jobs)  ",
                 f"Versions: {versions('datakit', 'numpy', 'scipy', 'matplotlib', 'pandas', 'orjson')}  ",
                 f"Input: {n:,} seed-layout rows ({size:.0f} MiB JSONL; train real/synthetic, valid, test; jersey_color, "
                 f"number_color, border), generated in {gen_s:.1f} s; grouped by split, source and split×source; "

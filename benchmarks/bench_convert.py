@@ -332,7 +332,7 @@ def main() -> None:
         [
             "## Converters: COCO ⇄ YOLO (`benchmarks/bench_convert.py`)",
             "",
-            f"Machine: {machine()} (shared with other engineers' jobs while this ran)  ",
+            f"Machine: {machine()} (a shared VM: timings move with other jobs)  ",
             "Versions: " + versions("numpy", "orjson", "globox", "supervision", "fiftyone", "pycocotools") + "  ",
             f"Median of {repeat} runs per tool at 1× (FiftyOne: 1 run) and of {repeat} datakit runs at 20× "
             "(peers: 1 run each at 20×), each in its own process; time excludes interpreter start-up and "

@@ -155,8 +155,8 @@ vendored Graduate WOFF2); datakit: full jersey look + `zc_strong_all` preset, in
 images ({n1} crops serial, {n2} on 2 processes; the disk row also PNG-encodes and writes the files + `annotations.jsonl`);
 trdg: {n_trdg} crops per run. Median of {repeat} run(s),
 each tool in its own process. datakit's font, glyph and kerning caches are per process: a 200-crop warm-up fills them
-before the timed runs and forked workers inherit them (a cold process first draws ~700 glyphs: under a second). The machine was **shared** with other engineers' jobs (load average {load0[0]:.1f} at start,
-{load1[0]:.1f} at end), so absolute rates are lower than on an idle machine. Total {elapsed:.0f} s.
+before the timed runs and forked workers inherit them (a cold process first draws ~700 glyphs: under a second). The machine is a shared 2-core VM (load average {load0[0]:.1f} at start,
+{load1[0]:.1f} at end): absolute rates move with other jobs. Total {elapsed:.0f} s.
 
 {table(["tool", "crops/s", "peak RSS MiB", "per-core ratio vs trdg (degraded)"], rows)}
 
