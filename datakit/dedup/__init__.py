@@ -7,7 +7,7 @@ Default thresholds (``phash``): candidates whose centre hash is within 10 of 64 
 the other image's 9 shifted-window hashes (:data:`DEFAULT_RADIUS`; the index is exact to 8 bits
 and finds most pairs at 9–10), whose 8×8 RGB layouts correlate at 0.7 or more
 (:data:`DEFAULT_MIN_COLOUR`), are confirmed when their aligned 32×32 thumbnail correlation is at
-least 0.85 (:data:`DEFAULT_MIN_SCORE`); each image verifies its 3 closest candidates
+least 0.85 (:data:`DEFAULT_MIN_SCORE`); each image verifies its 2 closest candidates
 (:data:`MAX_PARTNERS`). The ``embedding`` method takes candidates at embedding cosine 0.8 or
 more (:data:`DEFAULT_MIN_COSINE`) and verifies them the same way.
 
