@@ -47,7 +47,7 @@ import numpy as np
 import orjson
 
 from datakit.atomic import atomic_dir, atomic_write, atomic_write_bytes
-from datakit.builder import DatasetBuilder, NativeRow, paused_gc
+from datakit.builder import _NO_TAGS, DatasetBuilder, NativeRow, paused_gc
 from datakit.errors import FormatError, PathEscapeError, Skip, SkipLog
 from datakit.paths import relpath_from, safe_relpath
 from datakit.sample import SOURCES
@@ -288,6 +288,11 @@ def _parse_range(path: Path, start: int, end: int | None, ctx: _FileContext) -> 
     return chunk
 
 
+def _plain_name(image: str) -> bool:
+    """A bare, non-empty file name: nothing to normalise and nothing that could leave the root."""
+    return bool(image) and not any(c in image for c in "/\\:") and image not in (".", "..")
+
+
 _Row = tuple[str, str | None, str | None, "NativeRow | None"]
 """A valid row: ``(image relative to the root, label, prompt, native fields or None)``."""
 
@@ -305,7 +310,7 @@ def _check_row(row: Any, lineno: int, pos: int, ctx: _FileContext) -> _Row | Ski
         reason = "row has no image" if image in (None, "") else f"expected image to be a path string, got {image!r}"
         return Skip(rel_file, lineno, reason)
     # Fast path for the common plain file name; everything else is normalised and checked.
-    if "/" not in image and "\\" not in image and image not in (".", "..") and ":" not in image:
+    if _plain_name(image):
         rel = ctx.prefix + image
     else:
         try:
@@ -380,12 +385,11 @@ def _parse_each(lines: list[bytes], ctx: _FileContext) -> _Chunk:
 
 
 _BULK_KEYS = frozenset({"image", "prefix", "suffix", "metadata"})
-_NO_TAGS: tuple[str, ...] = ()
 _EMPTY: dict[str, Any] = {}
 
 
 def _parse_bulk(rows: list[Any], ctx: _FileContext) -> _Chunk | None:
-    """Validate parsed rows column by column; ``None`` when rows have fields this path leaves alone.
+    """Validate parsed rows column by column; ``None`` when a label or prompt is unhashable.
 
     Handles the common shapes (``image``, ``prefix``, ``suffix`` and an optional ``metadata``
     object) with a few list comprehensions instead of a dozen Python operations per row; any row
@@ -409,21 +413,10 @@ def _parse_bulk(rows: list[Any], ctx: _FileContext) -> _Chunk | None:
     except TypeError:  # an unhashable label or prompt (a list, an object): line by line
         return None
     flagged: set[int] = set(odd)
-    joined = "\n".join(images) if set(map(type, images)) == {str} else None
-    if (  # one scan of all paths; only when something looks unusual, a look at each
-        joined is None
-        or any(c in joined for c in ("/", "\\", ":", "\n\n"))
-        or joined.startswith(("\n", ".\n", "..\n"))
-        or joined.endswith(("\n", "\n.", "\n.."))
-        or "\n.\n" in joined
-        or "\n..\n" in joined
-        or joined in (".", "..")
-    ):
-        flagged.update(
-            i
-            for i, x in enumerate(images)
-            if type(x) is not str or not x or "/" in x or "\\" in x or ":" in x or x == "." or x == ".."
-        )
+    # One scan of all paths; only when something looks unusual, a look at each.
+    lined = "\n" + "\n".join(images) + "\n" if set(map(type, images)) == {str} else None
+    if lined is None or any(m in lined for m in ("/", "\\", ":", "\n\n", "\n.\n", "\n..\n")):
+        flagged.update(i for i, x in enumerate(images) if type(x) is not str or not _plain_name(x))
     class_set = ctx.class_set
     bad_labels = {
         v
