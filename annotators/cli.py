@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -127,10 +128,7 @@ def run(args: argparse.Namespace) -> int:
     _write(annotated, out, args.images, None if args.checkpoint else default_ck.parent)
     final_ck = (out / CHECKPOINT_DIR / checkpoint.name) if not args.checkpoint else checkpoint
     counts = result.counts()
-    tags: dict[str, int] = {}
-    for r in result.results.values():
-        for t in r.tags:
-            tags[t] = tags.get(t, 0) + 1
+    tags = dict(Counter(t for r in result.results.values() for t in r.tags))
     payload = {
         "path": str(args.path), "out": str(out), "annotator": args.annotator,
         "fields": [f"{args.prefix}{f}" for f in result.fields], "samples": len(ds),

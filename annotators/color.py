@@ -34,7 +34,7 @@ _L_WEIGHT = 0.6  # lightness varies most with shading: weigh it less than hue/ch
 
 
 def _lab(rgb: np.ndarray) -> np.ndarray:
-    """SRGB uint8 (..., 3) → L*a*b* float32 (L in 0..100) via OpenCV."""
+    """Convert sRGB uint8 (..., 3) to L*a*b* float32 (L in 0..100) via OpenCV."""
     import cv2
 
     flat = rgb.reshape(-1, 1, 3).astype(np.float32) / 255.0
@@ -113,6 +113,13 @@ def _blend_table() -> np.ndarray:
 _BLEND = _blend_table()
 
 
+def _row_counts(codes: np.ndarray, k: int) -> np.ndarray:
+    """``(B, k)`` counts of each value ``0..k-1`` per row of ``(B, N)`` int ``codes`` (``k`` is not counted)."""
+    b = len(codes)
+    flat = (codes + (np.arange(b) * (k + 1))[:, None]).ravel()
+    return np.bincount(flat, minlength=b * (k + 1)).reshape(b, k + 1)[:, :k]
+
+
 class ColorAnnotator(Annotator):
     """Name the jersey colour, the number colour and whether the number has an outline.
 
@@ -178,8 +185,7 @@ class ColorAnnotator(Annotator):
             return []
         labels = classify_pixels(crops).reshape(b, -1).astype(np.int64)
         ring, centre = self._ring.ravel(), self._centre.ravel()
-        offs = (np.arange(b) * k)[:, None]
-        ring_counts = np.bincount((labels[:, ring] + offs).ravel(), minlength=b * k).reshape(b, k)
+        ring_counts = _row_counts(labels[:, ring], k)
         jersey = ring_counts.argmax(1)
         jersey_share = ring_counts.max(1) / ring.sum()
         cloth = labels == jersey[:, None]
@@ -192,14 +198,8 @@ class ColorAnnotator(Annotator):
         near[:, :, :-1] |= grid[:, :, 1:]
         near = near.reshape(b, -1)
         ink = ~cloth & centre[None, :]
-        ink_lab = np.where(ink, labels, k)  # k: "not ink"
-        ink_counts = np.bincount((ink_lab + (np.arange(b) * (k + 1))[:, None]).ravel(), minlength=b * (k + 1)).reshape(
-            b, k + 1
-        )[:, :k]
-        touch_lab = np.where(ink & near, labels, k)
-        touch_counts = np.bincount(
-            (touch_lab + (np.arange(b) * (k + 1))[:, None]).ravel(), minlength=b * (k + 1)
-        ).reshape(b, k + 1)[:, :k]
+        ink_counts = _row_counts(np.where(ink, labels, k), k)  # k: "not ink"
+        touch_counts = _row_counts(np.where(ink & near, labels, k), k)
         n_centre = int(centre.sum())
         out = []
         for n, it in enumerate(items):

@@ -171,28 +171,17 @@ def test_validated_answers_flow_into_the_dataset_and_resume(vlm, tmp_path: Path,
     assert rows[2]["raw"] == "no idea" and rows[1]["problems"]["jersey_color"]
 
 
+def _annotate_vlm(dataset: Path, model: Path, out: Path, *extra: str) -> int:
+    """``datakit annotate DATASET --with vlm --model MODEL --out OUT --device cpu EXTRA...``."""
+    return main(
+        ["annotate", str(dataset), "--with", "vlm", "--model", str(model), "--out", str(out), "--device", "cpu", *extra]
+    )
+
+
 @pytest.mark.slow
 def test_cli_annotates_with_a_local_model(tiny_vlm: Path, seed_dataset: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    rc = main(
-        [
-            "annotate",
-            str(seed_dataset),
-            "--with",
-            "vlm",
-            "--model",
-            str(tiny_vlm),
-            "--out",
-            str(out),
-            "--device",
-            "cpu",
-            "--batch-size",
-            "3",
-            "--max-new-tokens",
-            "8",
-            "--no-progress",
-        ]
-    )
+    rc = _annotate_vlm(seed_dataset, tiny_vlm, out, "--batch-size", "3", "--max-new-tokens", "8", "--no-progress")
     assert rc == 0
     import datakit
 
@@ -206,20 +195,7 @@ def test_cli_annotates_with_a_local_model(tiny_vlm: Path, seed_dataset: Path, tm
 
 
 def test_cli_missing_model_is_one_line_error(seed_dataset: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    rc = main(
-        [
-            "annotate",
-            str(seed_dataset),
-            "--with",
-            "vlm",
-            "--model",
-            str(tmp_path / "nope"),
-            "--out",
-            str(tmp_path / "o"),
-            "--device",
-            "cpu",
-        ]
-    )
+    rc = _annotate_vlm(seed_dataset, tmp_path / "nope", tmp_path / "o")
     assert rc == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("datakit annotate: error:") and "nope" in err and "\n" not in err

@@ -52,21 +52,19 @@ def encode(values: Sequence[Any]) -> tuple[np.ndarray, list[str]]:
         ([0, -1, 1, 0, 1], ['red', 'true'])
 
     """
-    index: dict[Any, int] = {}
     try:
-        distinct = dict.fromkeys(values)
-        keys = [k for k in distinct if k is not None]
+        keys = [k for k in dict.fromkeys(values) if k is not None]
         types = set(map(type, values))
         if bool in types and types & {int, float, complex}:
             raise TypeError("True and 1 would collide")  # take the careful path below
-        index = {(type(k) is bool, k): i for i, k in enumerate(keys)}
         lookup: dict[Any, int] = {k: i for i, k in enumerate(keys)}
         lookup[None] = -1
         codes = np.fromiter(map(lookup.__getitem__, values), dtype=np.int32, count=len(values))
+        raw_names = [value_name(k) for k in keys]
     except TypeError:  # unhashable values (lists, dicts) or mixed bool/number: one by one
         import orjson
 
-        index.clear()
+        index: dict[Any, int] = {}
         codes = np.fromiter(
             (
                 -1
@@ -83,7 +81,7 @@ def encode(values: Sequence[Any]) -> tuple[np.ndarray, list[str]]:
             dtype=np.int32,
             count=len(values),
         )
-    raw_names = [value_name(v) for (_, v) in index]
+        raw_names = [value_name(v) for (_, v) in index]
     names: list[str] = []
     where: dict[str, int] = {}
     remap = np.empty(len(raw_names) + 1, dtype=np.int32)
@@ -119,7 +117,12 @@ def field_codes(ds: Dataset, field: str) -> tuple[np.ndarray, list[str]]:
                 names.append("real")
             codes[codes < 0] = names.index("real")
         return codes, names
-    return encode(ds.column(field if field.startswith("metadata.") else f"metadata.{field}"))
+    return encode(field_column(ds, field))
+
+
+def field_column(ds: Dataset, field: str) -> list[Any]:
+    """``ds.column`` of a core group field (``split``, ``source``, ``label``, ``prompt``) or a metadata key."""
+    return ds.column(field if field.startswith("metadata.") or field in CORE_GROUP_FIELDS else f"metadata.{field}")
 
 
 Level = tuple[str, np.ndarray, list[str]]
@@ -504,9 +507,7 @@ def audit(
 
     agree = {}
     for fa, fb in agreements:
-        col_a = ds.column(fa if fa.startswith("metadata.") or fa in CORE_GROUP_FIELDS else f"metadata.{fa}")
-        col_b = ds.column(fb if fb.startswith("metadata.") or fb in CORE_GROUP_FIELDS else f"metadata.{fb}")
-        agree[f"{fa} vs {fb}"] = agreement(col_a, col_b)
+        agree[f"{fa} vs {fb}"] = agreement(field_column(ds, fa), field_column(ds, fb))
 
     return {
         "samples": n,

@@ -65,8 +65,12 @@ def run(args: argparse.Namespace) -> int:
     present: set[str] = set()
     if any(f not in known for f in needed):  # one pass over the metadata, only when needed
         present = set().union(*filter(None, ds._metadata))
+
+    def exists(f: str) -> bool:
+        return f in known or f.removeprefix("metadata.") in present
+
     for f in args.by:
-        if f not in known and f.removeprefix("metadata.") not in present:
+        if not exists(f):
             raise CommandError(
                 f"{args.path}: unknown grouping field {f!r}; expected split, source, label or a metadata key"
             )
@@ -76,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
             raise CommandError(f"{args.path}: no sample has metadata field(s) {missing}; present: {sorted(present)}")
     for fa, fb in args.agreement:
         for f in (fa, fb):
-            if f not in known and f.removeprefix("metadata.") not in present:
+            if not exists(f):
                 raise CommandError(f"{args.path}: no sample has metadata field {f!r} (in --agreement)")
     a = audit(
         ds,
