@@ -96,22 +96,9 @@ def test_parse_ratios_errors() -> None:
 
 
 def test_split_cli(seed_dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["split", str(seed_dataset), "--ratios", "0.5,0.5", "--names", "train,test", "--seed", "4", "--json"]
     out = tmp_path / "s"
-    rc = main(
-        [
-            "split",
-            str(seed_dataset),
-            "--ratios",
-            "0.5,0.5",
-            "--names",
-            "train,test",
-            "--seed",
-            "4",
-            "--out",
-            str(out),
-            "--json",
-        ]
-    )
+    rc = main([*args, "--out", str(out)])
     assert rc == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["counts"] == {"train": 5, "test": 4}
@@ -121,21 +108,7 @@ def test_split_cli(seed_dataset: Path, tmp_path: Path, capsys: pytest.CaptureFix
     assert json.loads((out / "datakit.json").read_text())["classes"] == ["6", "7", "10", "23"]
     assert back.count_by("source") == {"real": 7, "synthetic": 2}
     # Same seed, same answer.
-    main(
-        [
-            "split",
-            str(seed_dataset),
-            "--ratios",
-            "0.5,0.5",
-            "--names",
-            "train,test",
-            "--seed",
-            "4",
-            "--out",
-            str(tmp_path / "s2"),
-            "--json",
-        ]
-    )
+    main([*args, "--out", str(tmp_path / "s2")])
     capsys.readouterr()
     assert datakit.load(tmp_path / "s2").column("split") == back.column("split")
     rc = main(["split", str(seed_dataset), "--ratios", "1,2", "--out", str(tmp_path / "bad")])

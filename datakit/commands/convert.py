@@ -63,7 +63,6 @@ def run(args: argparse.Namespace) -> int:
     import datakit
     from datakit import formats
     from datakit.cli import CommandError
-    from datakit.formats._common import WriteResult
 
     target = formats.ALIASES.get(args.to, args.to)
     if target not in formats.FORMATS:
@@ -80,33 +79,27 @@ def run(args: argparse.Namespace) -> int:
     src_format = formats.ALIASES.get(src_format, src_format)
     if args.images is not None and src_format != "coco":
         raise CommandError("--images only applies to COCO input")
-    options: dict[str, Any] = {"strict": not args.lenient}
+    strict = not args.lenient
+    options: dict[str, Any] = {"strict": strict}
     classes = parse_classes(args.classes)
     if classes is not None:
         options["classes"] = classes
     if args.images is not None:
         options["images"] = args.images
     ds = datakit.load(args.src, format=src_format, **options)
-    strict = not args.lenient
     if target == "jsonl" and args.plain:
         from datakit.formats import _plain
         from datakit.formats.jsonl import SEED_PROMPT
 
         result = _plain.write(ds, args.out, prompt=args.prompt or SEED_PROMPT, images=args.image_mode, strict=strict)
     elif target == "jsonl":
-        from datakit.errors import SkipLog
-        from datakit.formats._common import missing_images
+        from datakit.formats._common import begin_write
 
-        log = SkipLog(strict=strict)
-        if args.image_mode != "none":
-            import numpy as np
-
-            keep = missing_images(ds, log)
-            if not keep.all():
-                ds = ds.take(np.flatnonzero(keep))
+        ds, log, result = begin_write(ds, args.out, args.image_mode, strict)
         mode = "link" if args.image_mode in ("link", "symlink") else args.image_mode
-        out = ds.save(args.out, images=mode)
-        result = WriteResult(out=out, samples=len(ds), skipped=log.items)
+        result.out = ds.save(args.out, images=mode)
+        result.samples = len(ds)
+        result.skipped = log.items
     elif target == "yolo":
         result = formats.get("yolo").write(
             ds, args.out, images=args.image_mode, strict=strict, full_image_boxes=args.full_image_boxes

@@ -51,6 +51,7 @@ from datakit.formats._common import (
     class_names,
     common_losses,
     place_image,
+    rel_to,
 )
 from datakit.paths import safe_relpath
 from datakit.sample import SOURCES
@@ -419,11 +420,7 @@ def read(
     merged: dict[str, Any] = {}
     categories: dict[Any, dict[str, Any]] = {}
     for f, base, split in files:
-        try:
-            origin = f.resolve().relative_to(root.resolve()).as_posix()
-        except ValueError:
-            origin = str(f)
-        ds, extra = _read_file(f, root, base, split, log, origin)
+        ds, extra = _read_file(f, root, base, split, log, rel_to(f, root))
         parts.append(ds)
         for c in extra.pop("categories", None) or []:
             categories.setdefault(c["id"], c)

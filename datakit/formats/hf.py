@@ -40,7 +40,7 @@ from datakit.atomic import atomic_dir
 from datakit.boxes import from_xyxy, to_xyxy
 from datakit.builder import DatasetBuilder
 from datakit.errors import FormatError, PathEscapeError, SkipLog
-from datakit.formats._common import WriteResult, class_names, missing_images
+from datakit.formats._common import WriteResult, begin_write, class_names
 from datakit.paths import safe_relpath
 
 if TYPE_CHECKING:
@@ -51,6 +51,10 @@ SHARD_BYTES = 256 * 2**20
 
 _JSON_OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 _SPLIT_RE = re.compile(r"^\w+(\.\w+)*$")
+_COLUMNS = frozenset(
+    ("image", "image_path", "id", "label", "objects", "width", "height", "source", "prompt", "tags", "metadata")
+)
+"""The columns :func:`write` produces; any others are kept in ``metadata`` on reading."""
 
 
 def _features(labels: list[str], categories: list[str]) -> Any:
@@ -149,11 +153,8 @@ def write(
 
     if images not in ("copy", "link"):
         raise ValueError(f"the Hugging Face format embeds image bytes: expected images='copy', got {images!r}")
-    out = Path(out)
-    log = SkipLog(strict=strict)
-    keep = missing_images(ds, log)
-    if not keep.all():
-        ds = ds.take(np.flatnonzero(keep))
+    ds, log, result = begin_write(ds, out, images, strict)
+    out = result.out
     labels = class_names(ds, detections=False)
     categories = class_names(ds, detections=True)
     features = _features(labels, categories)
@@ -176,7 +177,6 @@ def write(
     xywh = from_xyxy(d.boxes, "xywh").tolist()
     dl = d.labels.tolist()
     scores = d.scores.tolist()
-    result = WriteResult(out=out)
     unlabeled_objects = sum(1 for v in dl if v is None)
     if unlabeled_objects:
         result.dropped["detections without a label"] = unlabeled_objects
@@ -324,19 +324,6 @@ def read(
         if "objects" in feats and isinstance(feats["objects"], dict) and "category" in feats["objects"]:
             cat_names = _class_names(feats["objects"]["category"])
         category_names = category_names or cat_names
-        known = {
-            "image",
-            "image_path",
-            "id",
-            "label",
-            "objects",
-            "width",
-            "height",
-            "source",
-            "prompt",
-            "tags",
-            "metadata",
-        }
         for batch in pf.iter_batches(batch_size=512):
             for k, r in enumerate(batch.to_pylist()):
                 where = f"row {k} of {rel_file}"
@@ -377,7 +364,7 @@ def read(
                         dets.append((name, tuple(box), sc, orjson.loads(a) if a else None))
                 md_raw = r.get("metadata")
                 md = orjson.loads(md_raw) if isinstance(md_raw, str) and md_raw else None
-                extra = {kk: v for kk, v in r.items() if kk not in known}
+                extra = {kk: v for kk, v in r.items() if kk not in _COLUMNS}
                 if extra:
                     md = {**extra, **(md or {})}
                 src = r.get("source") if r.get("source") in SOURCES else "real"
