@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 import orjson
 
-from datakit.atomic import atomic_dir
+from datakit.atomic import atomic_dir, atomic_write_bytes
 from datakit.formats.jsonl import ANNOTATIONS, SEED_PROMPT
 from renderers.jersey import JerseyConfig, JerseyRenderer, check_label, sample_seed
 from renderers.palettes import ColorSampler
@@ -281,8 +281,5 @@ def write_dataset(
         lines = []
         for i, params, _ in render_iter(job, workers=workers, folder=tmp, progress=progress):
             lines.append(orjson.dumps(_row(job, i, params)))
-        with open(tmp / ANNOTATIONS, "wb") as f:
-            f.write(b"\n".join(lines) + (b"\n" if lines else b""))
-            f.flush()
-            os.fsync(f.fileno())
+        atomic_write_bytes(tmp / ANNOTATIONS, b"\n".join(lines) + (b"\n" if lines else b""))
     return RenderReport(target, target / ANNOTATIONS, len(job.labels), per_class)

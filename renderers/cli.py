@@ -211,9 +211,7 @@ def run_jersey(args: argparse.Namespace) -> int:
             job, args.out, split=args.split, workers=args.workers, overwrite=args.overwrite,
             progress=(lambda n: bar.update(n - bar.n)) if bar is not None else None,
         )  # fmt: skip
-    except FileExistsError as e:
-        raise CommandError(str(e)) from None
-    except ValueError as e:
+    except (FileExistsError, ValueError) as e:
         raise CommandError(str(e)) from None
     finally:
         if bar is not None:

@@ -212,12 +212,7 @@ def pixelate(scale: tuple[float, float], p: float) -> A.Downscale:
         (0.25, 0.75)
 
     """
-    lo, hi = _check_range("pixelate scale", *scale, 0.01, 1.0)
-    return A.Downscale(
-        scale_range=(lo, hi),
-        interpolation_pair={"downscale": cv2.INTER_NEAREST, "upscale": cv2.INTER_NEAREST},
-        p=_check_p(p),
-    )
+    return _downscale("pixelate scale", scale, p, cv2.INTER_NEAREST)
 
 
 def bilinear_downscale(scale: tuple[float, float], p: float) -> A.Downscale:
@@ -228,11 +223,14 @@ def bilinear_downscale(scale: tuple[float, float], p: float) -> A.Downscale:
         True
 
     """
-    lo, hi = _check_range("bilinear scale", *scale, 0.01, 1.0)
+    return _downscale("bilinear scale", scale, p, cv2.INTER_LINEAR)
+
+
+def _downscale(name: str, scale: tuple[float, float], p: float, interpolation: int) -> A.Downscale:
+    """Downscale by ``scale`` and upscale back, both with ``interpolation``."""
+    lo, hi = _check_range(name, *scale, 0.01, 1.0)
     return A.Downscale(
-        scale_range=(lo, hi),
-        interpolation_pair={"downscale": cv2.INTER_LINEAR, "upscale": cv2.INTER_LINEAR},
-        p=_check_p(p),
+        scale_range=(lo, hi), interpolation_pair={"downscale": interpolation, "upscale": interpolation}, p=_check_p(p)
     )
 
 

@@ -21,8 +21,10 @@ Examples:
 from __future__ import annotations
 
 import random
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import accumulate
 
 from datakit.vocab import COLOR_RGB, COLORS
 
@@ -208,11 +210,7 @@ class ColorSampler:
                 raise ValueError("expected at least one (jersey_color, number_color) pair with a count > 0")
             self.pairs = dict(sorted(clean.items()))
         self._pair_keys = list(self.pairs) if self.pairs else []
-        self._pair_cum: list[int] = []
-        total = 0
-        for k in self._pair_keys:
-            total += self.pairs[k]  # type: ignore[index]
-            self._pair_cum.append(total)
+        self._pair_cum = list(accumulate(self.pairs.values())) if self.pairs else []
         self._by_pair: dict[tuple[str, str], list[Kit]] = {}
         for kit in self.kits:
             self._by_pair.setdefault((kit.jersey_color, kit.number_color), []).append(kit)
@@ -227,14 +225,7 @@ class ColorSampler:
         if not self.pairs:
             return self.kits[rng.randrange(len(self.kits))]
         x = rng.randrange(self._pair_cum[-1])
-        lo, hi = 0, len(self._pair_cum) - 1
-        while lo < hi:  # first cumulative count > x
-            mid = (lo + hi) // 2
-            if self._pair_cum[mid] > x:
-                hi = mid
-            else:
-                lo = mid + 1
-        jn, nn = self._pair_keys[lo]
+        jn, nn = self._pair_keys[bisect_right(self._pair_cum, x)]  # first cumulative count > x
         matching = self._by_pair.get((jn, nn))
         if matching:
             return matching[rng.randrange(len(matching))]

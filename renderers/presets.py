@@ -116,60 +116,55 @@ class Preset:
         return A.Compose(steps, seed=seed, strict=True)
 
 
-_BASE_BLUR = (5, 0.1, 2.0)
 _STRONG_BLUR = (7, 0.5, 3.5)
-_AM = {  # all_moderate's group (Phase 4)
+_AM: dict[str, Any] = {  # all_moderate's group (Phase 4)
     "jpeg": (0.55, 15, 75), "pixelate": (0.25, 0.2, 0.7), "bilinear": (0.25, 0.25, 0.7),
     "noise": (0.45, 5.0, 28.0),
 }  # fmt: skip
-
-
-def _p(name: str, phase: str, **kw: Any) -> Preset:
-    return Preset(name, phase, **kw)
 
 
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in [
         # Phase 2: no RandomApply wrapper; base blur and erasing.
-        _p("basketball_jersey", "Phase 1-2 #0 augmented baseline", jpeg=(0.5, 20, 75),
-           pixelate=(0.3, 0.25, 0.75), bilinear=(0.3, 0.3, 0.75), noise=(0.3, 5.0, 25.0)),
-        _p("mild", "Phase 2 #1", jpeg=(0.3, 30, 80), pixelate=(0.15, 0.4, 0.8),
-           bilinear=(0.15, 0.5, 0.8), noise=(0.15, 5.0, 15.0)),
-        _p("aggressive", "Phase 2 #2", jpeg=(0.7, 10, 60), pixelate=(0.5, 0.15, 0.6),
-           bilinear=(0.5, 0.2, 0.6), noise=(0.5, 10.0, 30.0)),
-        _p("high_p_mild_int", "Phase 2 #3", jpeg=(0.6, 40, 85), pixelate=(0.4, 0.5, 0.8),
-           bilinear=(0.4, 0.5, 0.8), noise=(0.4, 3.0, 12.0)),
-        _p("low_p_strong_int", "Phase 2 #4", jpeg=(0.2, 5, 40), pixelate=(0.15, 0.15, 0.5),
-           bilinear=(0.15, 0.2, 0.5), noise=(0.15, 15.0, 35.0)),
-        _p("no_pixelate", "Phase 2 #5", jpeg=(0.5, 20, 75), bilinear=(0.4, 0.25, 0.7),
-           noise=(0.3, 5.0, 25.0)),
-        _p("no_bilinear", "Phase 2 #6", jpeg=(0.5, 20, 75), pixelate=(0.4, 0.2, 0.7),
-           noise=(0.3, 5.0, 25.0)),
-        _p("jpeg_noise_focus", "Phase 2 #7 (best simple config)", jpeg=(0.6, 15, 70),
-           noise=(0.5, 5.0, 30.0)),
-        _p("uniform_moderate", "Phase 2 #8", jpeg=(0.35, 25, 70), pixelate=(0.35, 0.3, 0.7),
-           bilinear=(0.35, 0.35, 0.7), noise=(0.35, 5.0, 20.0)),
+        Preset("basketball_jersey", "Phase 1-2 #0 augmented baseline", jpeg=(0.5, 20, 75),
+               pixelate=(0.3, 0.25, 0.75), bilinear=(0.3, 0.3, 0.75), noise=(0.3, 5.0, 25.0)),
+        Preset("mild", "Phase 2 #1", jpeg=(0.3, 30, 80), pixelate=(0.15, 0.4, 0.8),
+               bilinear=(0.15, 0.5, 0.8), noise=(0.15, 5.0, 15.0)),
+        Preset("aggressive", "Phase 2 #2", jpeg=(0.7, 10, 60), pixelate=(0.5, 0.15, 0.6),
+               bilinear=(0.5, 0.2, 0.6), noise=(0.5, 10.0, 30.0)),
+        Preset("high_p_mild_int", "Phase 2 #3", jpeg=(0.6, 40, 85), pixelate=(0.4, 0.5, 0.8),
+               bilinear=(0.4, 0.5, 0.8), noise=(0.4, 3.0, 12.0)),
+        Preset("low_p_strong_int", "Phase 2 #4", jpeg=(0.2, 5, 40), pixelate=(0.15, 0.15, 0.5),
+               bilinear=(0.15, 0.2, 0.5), noise=(0.15, 15.0, 35.0)),
+        Preset("no_pixelate", "Phase 2 #5", jpeg=(0.5, 20, 75), bilinear=(0.4, 0.25, 0.7),
+               noise=(0.3, 5.0, 25.0)),
+        Preset("no_bilinear", "Phase 2 #6", jpeg=(0.5, 20, 75), pixelate=(0.4, 0.2, 0.7),
+               noise=(0.3, 5.0, 25.0)),
+        Preset("jpeg_noise_focus", "Phase 2 #7 (best simple config)", jpeg=(0.6, 15, 70),
+               noise=(0.5, 5.0, 30.0)),
+        Preset("uniform_moderate", "Phase 2 #8", jpeg=(0.35, 25, 70), pixelate=(0.35, 0.3, 0.7),
+               bilinear=(0.35, 0.35, 0.7), noise=(0.35, 5.0, 20.0)),
         # Phase 3: zoom-out ablation.
-        _p("jpeg_noise_zoomout", "Phase 3 #9", jpeg=(0.6, 15, 70), noise=(0.5, 5.0, 30.0),
-           zoom_out=(0.3, 1.1, 1.5)),
-        _p("jpeg_noise_zoomout_agg", "Phase 3 #12", jpeg=(0.6, 15, 70), noise=(0.5, 5.0, 30.0),
-           zoom_out=(0.5, 1.2, 2.0)),
+        Preset("jpeg_noise_zoomout", "Phase 3 #9", jpeg=(0.6, 15, 70), noise=(0.5, 5.0, 30.0),
+               zoom_out=(0.3, 1.1, 1.5)),
+        Preset("jpeg_noise_zoomout_agg", "Phase 3 #12", jpeg=(0.6, 15, 70), noise=(0.5, 5.0, 30.0),
+               zoom_out=(0.5, 1.2, 2.0)),
         # Phase 4-6: RandomApply clean pass-through.
-        _p("all_moderate", "Phase 4 #13 (kitchen sink, 30% clean)", random_apply=0.7, **_AM,
-           zoom_out=(0.35, 1.1, 1.6)),
-        _p("all_moderate_zoom_choice", "Phase 5 #14", random_apply=0.7, **_AM,
-           zoom_choice=((0.7, 1.0), (1.1, 1.6))),
-        _p("zc_strong_blur", "Phase 6 #15", random_apply=0.7, blur=_STRONG_BLUR,
-           jpeg=_AM["jpeg"], pixelate=_AM["pixelate"], bilinear=(0.4, 0.15, 0.55),
-           noise=_AM["noise"], zoom_choice=((0.7, 1.0), (1.1, 1.6))),
-        _p("zc_strong_blur_zoom", "Phase 6 #16", random_apply=0.7, blur=_STRONG_BLUR,
-           jpeg=_AM["jpeg"], pixelate=_AM["pixelate"], bilinear=(0.4, 0.15, 0.55),
-           noise=_AM["noise"], zoom_choice=((0.5, 1.0), (1.1, 2.0))),
-        _p("zc_strong_all", "Phase 6 #17 (the seed's final default)", random_apply=0.85,
-           blur=_STRONG_BLUR, jpeg=(0.7, 5, 55), pixelate=(0.4, 0.1, 0.5),
-           bilinear=(0.4, 0.15, 0.55), noise=(0.6, 10.0, 40.0),
-           zoom_choice=((0.5, 1.0), (1.1, 2.0)), erasing=(0.3, 0.02, 0.15)),
+        Preset("all_moderate", "Phase 4 #13 (kitchen sink, 30% clean)", random_apply=0.7, **_AM,
+               zoom_out=(0.35, 1.1, 1.6)),
+        Preset("all_moderate_zoom_choice", "Phase 5 #14", random_apply=0.7, **_AM,
+               zoom_choice=((0.7, 1.0), (1.1, 1.6))),
+        Preset("zc_strong_blur", "Phase 6 #15", random_apply=0.7, blur=_STRONG_BLUR,
+               jpeg=_AM["jpeg"], pixelate=_AM["pixelate"], bilinear=(0.4, 0.15, 0.55),
+               noise=_AM["noise"], zoom_choice=((0.7, 1.0), (1.1, 1.6))),
+        Preset("zc_strong_blur_zoom", "Phase 6 #16", random_apply=0.7, blur=_STRONG_BLUR,
+               jpeg=_AM["jpeg"], pixelate=_AM["pixelate"], bilinear=(0.4, 0.15, 0.55),
+               noise=_AM["noise"], zoom_choice=((0.5, 1.0), (1.1, 2.0))),
+        Preset("zc_strong_all", "Phase 6 #17 (the seed's final default)", random_apply=0.85,
+               blur=_STRONG_BLUR, jpeg=(0.7, 5, 55), pixelate=(0.4, 0.1, 0.5),
+               bilinear=(0.4, 0.15, 0.55), noise=(0.6, 10.0, 40.0),
+               zoom_choice=((0.5, 1.0), (1.1, 2.0)), erasing=(0.3, 0.02, 0.15)),
     ]
 }  # fmt: skip
 """Every named seed config; ``jpeg_noise_focus``, ``all_moderate`` and ``zc_strong_all`` are the

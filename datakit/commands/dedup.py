@@ -28,30 +28,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="phash",
         help="near-duplicate method (default phash; embedding uses EfficientNet-Lite0)",
     )
-    p.add_argument(
-        "--radius",
-        type=int,
-        default=DEFAULT_RADIUS,
-        help=f"perceptual-hash candidate radius in bits of 64 (default {DEFAULT_RADIUS})",
-    )
-    p.add_argument(
-        "--min-score",
-        type=float,
-        default=DEFAULT_MIN_SCORE,
-        help=f"least aligned thumbnail correlation for phash near duplicates (default {DEFAULT_MIN_SCORE})",
-    )
-    p.add_argument(
-        "--min-cosine",
-        type=float,
-        default=DEFAULT_MIN_COSINE,
-        help=f"least embedding cosine of --method embedding candidates (default {DEFAULT_MIN_COSINE})",
-    )
-    p.add_argument(
-        "--min-colour",
-        type=float,
-        default=DEFAULT_MIN_COLOUR,
-        help=f"least correlation of the 8x8 colour layouts of near duplicates (default {DEFAULT_MIN_COLOUR})",
-    )
+    for flag, kind, default, what in (
+        ("--radius", int, DEFAULT_RADIUS, "perceptual-hash candidate radius in bits of 64"),
+        ("--min-score", float, DEFAULT_MIN_SCORE, "least aligned thumbnail correlation for phash near duplicates"),
+        ("--min-cosine", float, DEFAULT_MIN_COSINE, "least embedding cosine of --method embedding candidates"),
+        ("--min-colour", float, DEFAULT_MIN_COLOUR, "least correlation of the 8x8 colour layouts of near duplicates"),
+    ):
+        p.add_argument(flag, type=kind, default=default, help=f"{what} (default {default})")
     p.add_argument("--apply", action="store_true", help="write the cleaned dataset under --out")
     p.add_argument(
         "--fix-leaks",

@@ -12,7 +12,7 @@ import orjson
 
 from datakit.atomic import atomic_dir, atomic_write_bytes
 from datakit.dedup.clusters import UnionFind
-from datakit.dedup.policy import DEFAULT_KEEP, Candidate, choose, rank_key
+from datakit.dedup.policy import _SPLIT_RANK, DEFAULT_KEEP, Candidate, choose, rank_key
 from datakit.dedup.report import DedupReport
 from datakit.dedup.rows import resolve_rows
 from datakit.images import image_size
@@ -23,8 +23,6 @@ if TYPE_CHECKING:
 CONFLICT_TAG = "label_conflict"
 LOG_NAME = "_dedup_log.jsonl"
 """The removal log written beside the cleaned dataset (the ``_`` keeps readers off it)."""
-
-_SPLIT_RANK = {"train": 0, "valid": 1, "val": 1, "validation": 1, "test": 2}
 
 
 @dataclass
@@ -131,13 +129,11 @@ def plan(
                 by_label.setdefault(tuple(sorted(path_labels.get(p, ()))), []).append(p)
             labeled = {k: v for k, v in by_label.items() if k}
             if labeled:
-                best_overall = min((choose([info[p] for p in v], order) for v in labeled.values()),
-                                   key=lambda c: rank_key(c, order))  # fmt: skip
+                bests = [choose([info[p] for p in v], order) for v in labeled.values()]
+                keeper_img = min(bests, key=lambda c: rank_key(c, order)).image
                 for p in by_label.get((), []):
-                    keeper_img = best_overall.image
                     dropped[p] = (f"{why(p, keeper_img)} of {keeper_img} (unlabeled)", keeper_img)
-                for v in labeled.values():
-                    best = choose([info[p] for p in v], order)
+                for v, best in zip(labeled.values(), bests, strict=True):
                     for p in v:
                         if p != best.image:
                             dropped[p] = (f"{why(p, best.image)} of {best.image}", best.image)
@@ -166,8 +162,10 @@ def plan(
     rows = {g.image: g for g in resolve_rows(ds)}
     mask = np.ones(len(ds), dtype=bool)
     removals: list[Removal] = []
+    rows_of: dict[str, list[int]] = {}
     split_of_image: dict[str, set[str | None]] = {}
     for i, img in enumerate(ds._images):
+        rows_of.setdefault(img, []).append(i)
         split_of_image.setdefault(img, set()).add(ds._splits[i])
     for i, img in enumerate(ds._images):
         sid = ds._ids[i]
@@ -184,9 +182,6 @@ def plan(
                 mask[i] = False
                 why_leak = f"leak: image also in {best_split}"
                 removals.append(Removal(sid, img, ds._splits[i], ds._labels[i], why_leak, img))
-    rows_of: dict[str, list[int]] = {}
-    for i, img in enumerate(ds._images):
-        rows_of.setdefault(img, []).append(i)
     for s in ds.skipped:
         if s.reason == "empty label" and s.image is not None:
             kept_rows = [ds._ids[i] for i in rows_of.get(s.image, []) if mask[i]]

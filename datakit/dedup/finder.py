@@ -72,19 +72,16 @@ def _fingerprint_all(paths: list[str], pool: Executor | None, progress: bool) ->
 
     blocks = [paths[s : s + BLOCK] for s in range(0, len(paths), BLOCK)]
     bar = tqdm(total=len(paths), desc="fingerprints", unit="img", disable=not progress, file=sys.stderr, leave=False)
+    columns = ("digests", "views", "thumbs", "colours", "sizes", "reduced")
     out = fingerprints([])
-    n = len(paths)
-    out.digests = np.zeros((n, *out.digests.shape[1:]), out.digests.dtype)  # filled block by block
-    out.views = np.zeros((n, *out.views.shape[1:]), out.views.dtype)
-    out.thumbs = np.zeros((n, *out.thumbs.shape[1:]), out.thumbs.dtype)
-    out.colours = np.zeros((n, *out.colours.shape[1:]), out.colours.dtype)
-    out.sizes = np.zeros((n, *out.sizes.shape[1:]), out.sizes.dtype)
-    out.reduced = np.zeros(n, out.reduced.dtype)
+    for name in columns:  # filled block by block
+        empty = getattr(out, name)
+        setattr(out, name, np.zeros((len(paths), *empty.shape[1:]), empty.dtype))
     at = 0
     try:
         for part in bounded_map(pool if len(blocks) > 1 else None, fingerprints, blocks, window=16):
             end = at + len(part)
-            for name in ("digests", "views", "thumbs", "colours", "sizes", "reduced"):
+            for name in columns:
                 getattr(out, name)[at:end] = getattr(part, name)
             out.errors.extend(part.errors)
             at = end
@@ -183,12 +180,12 @@ def find_duplicates(
                 labels[k] = labels[k] | {lab}
             if sp is not None and sp not in splits[k]:
                 splits[k] = splits[k] | {sp}
-        flabels = labels
 
         report = DedupReport(root=str(ds.root), method=method, images=n, samples=len(ds))
-        report.settings = {"radius": radius, "min_score": min_score, "min_colour": min_colour}
         if method == "embedding":
             report.settings = {"radius": radius, "min_cosine": min_cosine, "simhash_radius": EMBEDDING_RADIUS}
+        else:
+            report.settings = {"radius": radius, "min_score": min_score, "min_colour": min_colour}
 
         abs_paths = [str(ds.root / p) for p in images]
         clock = time.perf_counter()
@@ -249,20 +246,13 @@ def find_duplicates(
         lap("exact")
 
         # ---- near pairs
-        near_pairs: list[tuple[int, int, float]] = []
         roots = np.array([exact.find(k) for k in range(n)], dtype=np.int64)
         if method == "phash":
             rp, rank = roots[cand], dist.astype(np.float64)
         else:  # embedding neighbours (SimHash index, then the full cosine) are the candidates
-            if embed is None:
-                from datakit.dedup.embedding import embed_paths
+            from datakit.dedup.embedding import embed_paths, simhash
 
-                def embed(paths: list[str]) -> tuple[np.ndarray, list[str | None]]:
-                    return embed_paths(paths)
-
-            from datakit.dedup.embedding import simhash
-
-            emb, errors = embed([abs_paths[k] for k in ok_idx.tolist()])
+            emb, errors = (embed or embed_paths)([abs_paths[k] for k in ok_idx.tolist()])
             good = np.array([e is None for e in errors], dtype=bool)
             ecand = radius_pairs(simhash(emb), EMBEDDING_RADIUS, max_per_item=MAX_CANDIDATES)
             ecand = ecand[good[ecand[:, 0]] & good[ecand[:, 1]]]
@@ -290,11 +280,11 @@ def find_duplicates(
             r = exact.find(k)
             if r != k:
                 every.union(r, k)
-                if not _conflicting(flabels[r], flabels[k]):
+                if not _conflicting(labels[r], labels[k]):
                     compat.union(r, k)
         for a, b, _ in near_pairs:
             every.union(a, b)
-            if not _conflicting(flabels[a], flabels[b]):
+            if not _conflicting(labels[a], labels[b]):
                 compat.union(a, b)
 
         def paths(group: Iterable[int]) -> list[str]:
@@ -339,7 +329,7 @@ def find_duplicates(
         for rg in resolve_rows(ds):
             report.annotation_rows.append([rg.image] * (len(rg.ids) + len(rg.skipped)))
             report.details["annotation_rows"].append(rg.to_dict())
-            if "conflict" in rg.rule.split("+") and images[index[rg.image]] not in report.clusters:
+            if "conflict" in rg.rule.split("+") and rg.image not in report.clusters:
                 report.label_conflicts.append([rg.image])
                 report.details["label_conflicts"].append({**describe([index[rg.image]]), "kind": "annotation rows"})
         report.empty_label_rows = empty_label_rows(ds)

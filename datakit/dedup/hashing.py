@@ -201,18 +201,6 @@ def phash_from_thumbnail(thumb: np.ndarray) -> int:
     return int(_bits(_low_dct(np.asarray(thumb))))
 
 
-def phashes_from_thumbnails(thumbs: np.ndarray) -> tuple[int, ...]:
-    """:func:`phash_from_thumbnail` for a ``(K, 32, 32)`` stack at once.
-
-    Examples:
-        >>> t = np.random.default_rng(1).random((3, 32, 32)) * 255
-        >>> phashes_from_thumbnails(t) == tuple(phash_from_thumbnail(x) for x in t)
-        True
-
-    """
-    return tuple(int(x) for x in _bits(_low_dct(np.asarray(thumbs))).reshape(-1))
-
-
 def phash(path: str | Path) -> int:
     """64-bit perceptual hash of the centre (central 80%) of the image at ``path``.
 
@@ -261,21 +249,6 @@ class Fingerprints:
     def codes(self) -> np.ndarray:
         """``(N,)`` uint64 hashes of the centre windows."""
         return self.views[:, CENTER_VIEW]
-
-    @classmethod
-    def concat(cls, parts: Sequence[Fingerprints]) -> Fingerprints:
-        """Rows of several blocks, in order."""
-        if not parts:
-            return fingerprints([])
-        return cls(
-            np.concatenate([p.digests for p in parts]),
-            np.concatenate([p.views for p in parts]),
-            np.concatenate([p.thumbs for p in parts]),
-            np.concatenate([p.colours for p in parts]),
-            np.concatenate([p.sizes for p in parts]),
-            np.concatenate([p.reduced for p in parts]),
-            [e for p in parts for e in p.errors],
-        )
 
 
 def fingerprints(paths: Sequence[str | Path]) -> Fingerprints:

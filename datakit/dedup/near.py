@@ -198,9 +198,6 @@ def verify_pairs(
             scores = np.empty(len(pairs), dtype=np.float32)
             scores[order] = np.concatenate(list(bounded_map(pool, _score_block, jobs(), window=4)))
     else:
-        tm = _Templates(thumbs)
-        scores = np.array(
-            [_aligned(tm.get(i), tm.get(j), min_score, reject_below) for i, j in pairs.tolist()], dtype=np.float32
-        )
+        scores = _score_block((thumbs, pairs, min_score, reject_below))
     ok = scores >= min_score
     return pairs[ok], scores[ok]
