@@ -58,37 +58,105 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
+class _IntBuilder:
+    """An integer column appended value by value or block by block (kept as numpy blocks)."""
+
+    __slots__ = ("blocks", "dtype", "pending")
+
+    def __init__(self, dtype: type = np.int32) -> None:
+        self.dtype = dtype
+        self.blocks: list[np.ndarray] = []
+        self.pending: list[int] = []
+
+    def _flush(self) -> None:
+        if self.pending:
+            self.blocks.append(np.asarray(self.pending, dtype=self.dtype))
+            self.pending = []
+
+    def append(self, v: int) -> None:
+        self.pending.append(v)
+
+    def extend(self, values: list[int] | np.ndarray) -> None:
+        self._flush()
+        self.blocks.append(np.asarray(values, dtype=self.dtype))
+
+    def fill(self, v: int, n: int) -> None:
+        self._flush()
+        self.blocks.append(np.full(n, v, dtype=self.dtype))
+
+    def build(self) -> np.ndarray:
+        self._flush()
+        return np.concatenate(self.blocks) if self.blocks else np.zeros(0, dtype=self.dtype)
+
+
 class _CatBuilder:
     __slots__ = ("codes", "index")
 
     def __init__(self) -> None:
         self.index: dict[str, int] = {}
-        self.codes: list[int] = []
+        self.codes = _IntBuilder(np.int32)
 
-    def add(self, v: str | None) -> None:
+    def code(self, v: str | None) -> int:
+        """The code of ``v`` (``-1`` for ``None``), added to the vocabulary when new."""
         if v is None:
-            self.codes.append(-1)
-            return
+            return -1
         code = self.index.get(v)
         if code is None:
             code = self.index[v] = len(self.index)
-        self.codes.append(code)
+        return code
 
-    def extend(self, values: list[str | None]) -> None:
+    def codes_of(self, values: list[str | None]) -> np.ndarray:
+        """The codes of ``values`` (new ones are added to the vocabulary)."""
+        lookup = {v: self.code(v) for v in dict.fromkeys(values)}
+        return np.fromiter(map(lookup.__getitem__, values), np.int32, len(values))
+
+    def remap(self, block: Categorical) -> np.ndarray:
+        """The codes of a categorical block in this vocabulary."""
+        remap = np.asarray([*map(self.code, block.values), -1], dtype=np.int32)
+        return remap[block.codes]  # code -1 takes the trailing -1
+
+    def add(self, v: str | None) -> None:
+        self.codes.append(self.code(v))
+
+    def extend(self, values: list[str | None] | Categorical) -> None:
+        """Append values, or a categorical block (its codes are mapped onto this vocabulary)."""
+        if isinstance(values, Categorical):
+            self.codes.extend(self.remap(values))
+            return
         index = self.index
         for v in dict.fromkeys(values):  # new values get codes in order of first appearance
             if v is not None and v not in index:
                 index[v] = len(index)
         lookup: dict[str | None, int] = {None: -1}
         lookup.update(index)
-        self.codes.extend(map(lookup.__getitem__, values))
+        self.codes.extend(list(map(lookup.__getitem__, values)))
 
     def repeat(self, v: str | None, n: int) -> None:
-        self.add(v)
-        self.codes.extend(self.codes[-1:] * (n - 1))
+        self.codes.fill(self.code(v), n)
+
+    def patched(self, v: str | None, n: int) -> np.ndarray:
+        """A block of ``n`` codes of ``v`` to patch, then append with ``codes.extend``."""
+        return np.full(n, self.code(v), dtype=np.int32)
 
     def build(self) -> Categorical:
-        return Categorical(np.asarray(self.codes, dtype=np.int32), list(self.index))
+        """The column, its values in order of first appearance; values no row uses are dropped.
+
+        Blocks may bring their values in another order (a default coded before the rows that
+        override it, an Arrow dictionary); one vectorised pass checks the order, and a remap
+        restores it when needed.
+        """
+        codes, values = self.codes.build(), list(self.index)
+        seen = codes[codes >= 0]
+        if not len(seen):
+            return Categorical(codes, [])
+        top = np.maximum.accumulate(seen)
+        if seen[0] == 0 and top[-1] == len(values) - 1 and (seen[1:] <= top[:-1] + 1).all():
+            return Categorical(codes, values)  # every value used, each new one the next code
+        used, first = np.unique(seen, return_index=True)
+        order = used[np.argsort(first)]
+        remap = np.full(len(values) + 1, -1, dtype=np.int32)  # remap[-1] keeps -1 for None
+        remap[order] = np.arange(len(order), dtype=np.int32)
+        return Categorical(remap[codes], [values[c] for c in order.tolist()])
 
 
 class DatasetBuilder:
@@ -115,9 +183,9 @@ class DatasetBuilder:
         self.origins = _CatBuilder()
         self.tags: list[tuple[str, ...]] = []
         self.metadata: list[dict[str, Any] | None] = []
-        self.widths: list[int] = []
-        self.heights: list[int] = []
-        self.det_counts: list[int] = []
+        self.widths = _IntBuilder(np.int32)
+        self.heights = _IntBuilder(np.int32)
+        self.det_counts = _IntBuilder(np.int64)
         self.det_boxes: list[tuple[float, float, float, float]] = []
         self.det_labels = _CatBuilder()
         self.det_scores: list[float] = []
@@ -171,74 +239,89 @@ class DatasetBuilder:
     def extend_rows(
         self,
         images: list[str],
-        labels: list[str | None],
-        prompts: list[str | None],
+        labels: list[str | None] | Categorical,
+        prompts: list[str | None] | Categorical,
         natives: list[NativeRow],
         *,
         split: str | None,
         source: str,
         origin: str | None,
+        sources: Categorical | None = None,
+        tags: list[tuple[str, ...]] | None = None,
+        metadata: list[dict[str, Any] | None] | None = None,
     ) -> None:
         """Append a block of rows read from one file, in bulk.
 
-        Every row has an image, label and prompt; the few rows that carry more (native rows) are
+        Every row has an image, label and prompt (labels and prompts as a list or as a
+        :class:`~datakit.columns.Categorical` block). ``sources`` (``None`` codes take
+        ``source``), ``tags`` and ``metadata`` may give those fields for every row of the block
+        (the lists are taken over, not copied). The rows that carry more (native rows) are
         listed in ``natives`` as ``(position_in_block, split, source, tags, metadata, id, width,
-        height, detections)`` tuples in ascending position, and patched over the block's
-        defaults. This is the hot path of loading: three list appends per plain row.
+        height, detections)`` tuples in ascending position, and patched over the rest. This is
+        the hot path of loading: a few list and array appends per block.
         """
         n = len(images)
-        if not (len(labels) == len(prompts) == n):
-            raise ValueError(f"expected {n} labels and prompts, got {len(labels)} and {len(prompts)}")
+        given = {"labels": labels, "prompts": prompts, "sources": sources, "tags": tags, "metadata": metadata}
+        wrong = {k: len(v) for k, v in given.items() if v is not None and len(v) != n}
+        if wrong:
+            raise ValueError(f"expected {n} values per column, got {wrong}")
         if not n:
             return
         self.images.extend(images)
         self.labels.extend(labels)
         self.prompts.extend(prompts)
         self.origins.repeat(origin, n)
+        self.tags.extend(tags if tags is not None else [_NO_TAGS] * n)
+        self.metadata.extend(metadata if metadata is not None else [None] * n)
+        if sources is not None:
+            source_codes = np.where(sources.codes < 0, self.sources.code(source), self.sources.remap(sources))
+        else:
+            source_codes = self.sources.patched(source, n)
         if not natives:
-            self.ids.extend([None] * n)
+            self.sources.codes.extend(source_codes)
             self.splits.repeat(split, n)
-            self.sources.repeat(source, n)
-            self.tags.extend([_NO_TAGS] * n)
-            self.metadata.extend([None] * n)
-            self.widths.extend([-1] * n)
-            self.heights.extend([-1] * n)
-            self.det_counts.extend([0] * n)
+            self.ids.extend([None] * n)
+            self.widths.fill(-1, n)
+            self.heights.fill(-1, n)
+            self.det_counts.fill(0, n)
             return
+        # Native rows: their fields are patched over the block's.
+        pos = np.fromiter((nat[0] for nat in natives), np.int64, len(natives))
+        source_codes[pos] = self.sources.codes_of([nat[2] for nat in natives])
+        self.sources.codes.extend(source_codes)
+        splits = self.splits.patched(split, n)
+        splits[pos] = self.splits.codes_of([nat[1] for nat in natives])
+        self.splits.codes.extend(splits)
+        base = len(self.images) - n
         ids: list[str | None] = [None] * n
-        splits: list[str | None] = [split] * n
-        sources: list[str | None] = [source] * n
-        tags: list[tuple[str, ...]] = [_NO_TAGS] * n
-        meta: list[dict[str, Any] | None] = [None] * n
-        widths, heights, counts = [-1] * n, [-1] * n, [0] * n
-        for pos, sp, so, tg, md, sid, w, h, dets in natives:
-            ids[pos], splits[pos], sources[pos] = sid, sp, so
-            tags[pos] = tuple(tg) if tg else _NO_TAGS
-            meta[pos] = md or None
+        widths, heights = np.full(n, -1, dtype=np.int32), np.full(n, -1, dtype=np.int32)
+        counts = np.zeros(n, dtype=np.int64)
+        all_tags, all_meta = self.tags, self.metadata
+        for p, _, _, tg, md, sid, w, h, dets in natives:
+            ids[p] = sid
+            all_tags[base + p] = tuple(tg) if tg else _NO_TAGS
+            all_meta[base + p] = md or None
             if w is not None:
-                widths[pos] = w
+                widths[p] = w
             if h is not None:
-                heights[pos] = h
+                heights[p] = h
             if dets:
-                counts[pos] = len(dets)
+                counts[p] = len(dets)
                 for lab, box, score, attrs in dets:  # natives are in row order, so boxes are too
                     self.det_boxes.append(box)
                     self.det_labels.add(lab)
                     self.det_scores.append(np.nan if score is None else score)
                     self.det_attrs.append(attrs or None)
         self.ids.extend(ids)
-        self.splits.extend(splits)
-        self.sources.extend(sources)
-        self.tags.extend(tags)
-        self.metadata.extend(meta)
         self.widths.extend(widths)
         self.heights.extend(heights)
         self.det_counts.extend(counts)
 
     def detection_columns(self) -> DetectionColumns:
         """The detections appended so far, as columns."""
-        offsets = np.zeros(len(self.det_counts) + 1, dtype=np.int64)
-        np.cumsum(np.asarray(self.det_counts, dtype=np.int64), out=offsets[1:])
+        counts = self.det_counts.build()
+        offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
         boxes = np.asarray(self.det_boxes, dtype=np.float64).reshape(-1, 4)
         return DetectionColumns(
             offsets,
@@ -270,8 +353,8 @@ class DatasetBuilder:
             origins=self.origins.build(),
             tags=self.tags,
             metadata=self.metadata,
-            widths=np.asarray(self.widths, dtype=np.int32),
-            heights=np.asarray(self.heights, dtype=np.int32),
+            widths=self.widths.build(),
+            heights=self.heights.build(),
             detections=self.detection_columns(),
             classes=classes,
             skipped=skipped or [],

@@ -219,3 +219,25 @@ def test_split_method_is_deterministic_and_stratified() -> None:
     b = ds.split(ratios=(0.5, 0.5), names=("train", "test"), seed=3)
     assert a.dataset.column("split") == b.dataset.column("split")
     assert a.per_split == {"train": {"0": 5, "1": 5}, "test": {"0": 5, "1": 5}}
+
+
+def test_builder_blocks_keep_first_appearance_order_and_drop_unused_values() -> None:
+    """Blocks of codes, defaults patched over by native rows: the columns read as if row by row."""
+    from datakit.builder import DatasetBuilder
+    from datakit.columns import Categorical
+
+    b = DatasetBuilder()
+    b.add("r/0.jpg", label="z", source="pseudo")
+    # Block vocabularies in another order than the rows use them; a value no row uses ("w").
+    labels = Categorical(np.array([2, 0, -1, 2], dtype=np.int32), ["x", "w", "y"])
+    natives = [(k, "valid", "synthetic", ("t",), {"k": k}, None, None, None, None) for k in range(4)]
+    b.extend_rows(["a", "b", "c", "d"], labels, [None] * 4, natives, split="train", source="real", origin="f")
+    b.extend_rows(["e"], ["x"], ["P"], [], split="train", source="real", origin="f")
+    ds = b.build(".")
+    assert ds._labels.tolist() == ["z", "y", "x", None, "y", "x"]
+    assert ds._labels.values == ["z", "y", "x"]  # first appearance; "w" dropped
+    # Every row of the first block overrides the default split and source: they are not values.
+    assert ds._sources.values == ["pseudo", "synthetic", "real"]
+    assert ds._splits.tolist() == [None, "valid", "valid", "valid", "valid", "train"]
+    assert ds.count_by("source") == {"synthetic": 4, "pseudo": 1, "real": 1}
+    assert [s.tags for s in ds][1:3] == [["t"], ["t"]] and ds[4].metadata == {"k": 3}

@@ -187,6 +187,7 @@ import pickle, sys, threading
 import datakit
 from datakit.formats import jsonl
 jsonl._PARALLEL_MIN_BYTES = 1024
+jsonl._ARROW_MIN_BYTES = 1024  # pyarrow refuses the broken lines first: forking after it must work
 used = []
 ranges = jsonl._byte_ranges
 jsonl._byte_ranges = lambda path, parts: used.append(parts) or ranges(path, parts)

@@ -37,23 +37,25 @@ from __future__ import annotations
 
 import contextlib
 import math
+import mmap
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 import orjson
 
 from datakit.atomic import atomic_dir, atomic_write, atomic_write_bytes
 from datakit.builder import _NO_TAGS, DatasetBuilder, NativeRow, paused_gc
+from datakit.columns import Categorical
 from datakit.errors import FormatError, PathEscapeError, Skip, SkipLog
 from datakit.paths import relpath_from, safe_relpath
 from datakit.sample import SOURCES
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from datakit.dataset import Dataset
 
@@ -242,11 +244,15 @@ class _Chunk:
     """Rows parsed from one byte range of a file (line numbers relative to the range)."""
 
     images: list[str]
-    labels: list[str | None]
-    prompts: list[str | None]
+    labels: list[str | None] | Categorical
+    prompts: list[str | None] | Categorical
     natives: list[NativeRow]
     skips: list[Skip]
     lines: int
+    # Columns for every row (the Arrow path reads them column-wise); else defaults and natives.
+    sources: Categorical | None = None
+    tags: list[tuple[str, ...]] | None = None
+    metadata: list[dict[str, Any] | None] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         """Compact form for the trip back from a worker process.
@@ -434,35 +440,75 @@ def _parse_bulk(rows: list[Any], ctx: _FileContext) -> _Chunk | None:
     prefix = ctx.prefix
     if prefix:
         images = [prefix + x if type(x) is str else x for x in images]
-    natives: list[tuple[int, NativeRow]] = []
-    split, source = ctx.folder_split, ctx.default_source
-    for i in with_meta:
-        if i not in flagged:
-            natives.append((i, (i, split, source, _NO_TAGS, rows[i]["metadata"], None, None, None, None)))
+    fixes, skips, dead = _check_flagged(sorted(flagged), rows.__getitem__, ctx)
+    for i, (image, label, prompt, _) in fixes:
+        images[i], labels[i], prompts[i] = image, label, prompt
+    source = ctx.default_source
+    extras = [(i, (source, _NO_TAGS, rows[i]["metadata"])) for i in with_meta if i not in flagged]
+    natives = _natives(extras, fixes, dead, ctx)
+    if dead:
+        images, labels, prompts = (_drop(col, dead) for col in (images, labels, prompts))
+    return _Chunk(images, labels, prompts, natives, skips, len(rows))
+
+
+def _check_flagged(
+    flagged: list[int], row_at: Callable[[int], Any], ctx: _FileContext
+) -> tuple[list[tuple[int, _Row]], list[Skip], list[int]]:
+    """Decide the rows a column-wise path flagged with the exact per-row check.
+
+    ``flagged`` rows (ascending) are read by ``row_at(row)``, which may raise
+    ``orjson.JSONDecodeError``. Returns ``(fixes, skips, dead)``: the kept rows' values, the
+    skips, and the rows that are dropped.
+    """
+    fixes: list[tuple[int, _Row]] = []
     skips: list[Skip] = []
     dead: list[int] = []
-    for i in sorted(flagged):
-        r = _check_row(rows[i], i + 1, i, ctx)
+    for i in flagged:
+        try:
+            row = row_at(i)
+        except orjson.JSONDecodeError as e:
+            r: _Row | Skip = Skip(ctx.rel_file, i + 1, f"not valid JSON ({e})")
+        else:
+            r = _check_row(row, i + 1, i, ctx)
         if isinstance(r, Skip):
             skips.append(r)
             dead.append(i)
-            continue
-        images[i], labels[i], prompts[i] = r[0], r[1], r[2]
-        if r[3] is not None:
-            natives.append((i, r[3]))
-    if flagged and natives:
-        natives.sort(key=lambda t: t[0])
-    if dead:
-        gone = set(dead)
-        images = [x for i, x in enumerate(images) if i not in gone]
-        labels = [x for i, x in enumerate(labels) if i not in gone]
-        prompts = [x for i, x in enumerate(prompts) if i not in gone]
-        shift = np.searchsorted(np.asarray(dead), [i for i, _ in natives]).tolist()
-        natives = [(i, (i - k, *nat[1:])) for (i, nat), k in zip(natives, shift, strict=True)]
-    return _Chunk(images, labels, prompts, [nat for _, nat in natives], skips, len(rows))
+        else:
+            fixes.append((i, r))
+    return fixes, skips, dead
+
+
+def _natives(
+    extras: list[tuple[int, tuple[str, tuple[str, ...], Any]]],
+    fixes: list[tuple[int, _Row]],
+    dead: list[int],
+    ctx: _FileContext,
+) -> list[NativeRow]:
+    """The native rows of a chunk, positions counted after the ``dead`` rows are dropped.
+
+    ``extras`` lists ``(row, (source, tags, metadata))`` for the good rows whose extra fields
+    were read column-wise; ``fixes`` are the rows :func:`_check_flagged` kept.
+    """
+    split = ctx.folder_split
+    natives: list[tuple[int, NativeRow]] = [
+        (i, (i, split, so, tg, md, None, None, None, None)) for i, (so, tg, md) in extras
+    ]
+    fixed: list[tuple[int, NativeRow]] = [(i, r[3]) for i, r in fixes if r[3] is not None]
+    if fixed:
+        natives = sorted(natives + fixed, key=lambda t: t[0])
+    if not dead:
+        return [nat for _, nat in natives]
+    shift = np.searchsorted(np.asarray(dead), [i for i, _ in natives]).tolist()
+    return [(i - k, *nat[1:]) for (i, nat), k in zip(natives, shift, strict=True)]
+
+
+def _drop(values: list[Any], dead: list[int]) -> list[Any]:
+    gone = set(dead)
+    return [x for i, x in enumerate(values) if i not in gone]
 
 
 _PARALLEL_MIN_BYTES = 32 * 2**20
+_ARROW_MIN_BYTES = 16 * 2**20
 
 
 def _byte_ranges(path: Path, parts: int) -> list[tuple[int, int | None]]:
@@ -480,16 +526,33 @@ def _byte_ranges(path: Path, parts: int) -> list[tuple[int, int | None]]:
     return [(a, b) for a, b in zip(cuts, [*cuts[1:], None], strict=True)]
 
 
-def _parse_file(path: Path, ctx: _FileContext, workers: int) -> Iterator[_Chunk]:
-    """Parse one file, in parallel processes when it is large and that is safe.
+def _mapped(f: BinaryIO) -> mmap.mmap:
+    """The file's bytes mapped read-only, pages loaded at once where the OS can (Linux)."""
+    populate = getattr(mmap, "MAP_POPULATE", 0)
+    if populate and hasattr(mmap, "MAP_SHARED"):
+        return mmap.mmap(f.fileno(), 0, flags=mmap.MAP_SHARED | populate, prot=mmap.PROT_READ)
+    return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
 
-    Chunks come in file order; the first is parsed by this process while the workers parse the
-    others, and is handed over (to be added to the columns) before waiting for them.
+
+def _parse_file(path: Path, ctx: _FileContext, workers: int) -> Iterator[_Chunk]:
+    """Parse one file: with pyarrow when it is large, else (or when pyarrow refuses it) with orjson.
+
+    The orjson path runs in parallel processes when the file is large and that is safe. Chunks
+    come in file order; the first is parsed by this process while the workers parse the others,
+    and is handed over (to be added to the columns) before waiting for them.
     """
     import multiprocessing
     import threading
 
     size = path.stat().st_size
+    if size >= _ARROW_MIN_BYTES:
+        from datakit.formats import _jsonl_arrow
+
+        with open(path, "rb") as f, _mapped(f) as data:
+            chunk = _jsonl_arrow.parse(data, ctx, threads=workers > 1)
+        if chunk is not None:
+            yield chunk
+            return
     parts = min(workers, max(1, size // (_PARALLEL_MIN_BYTES // 2)))
     ranges = _byte_ranges(path, parts) if parts >= 2 and size >= _PARALLEL_MIN_BYTES else []
     if (
@@ -520,6 +583,7 @@ def _read_file(
         b.extend_rows(
             chunk.images, chunk.labels, chunk.prompts, chunk.natives,
             split=ctx.folder_split, source=ctx.default_source, origin=ctx.rel_file,
+            sources=chunk.sources, tags=chunk.tags, metadata=chunk.metadata,
         )  # fmt: skip
         for sk in chunk.skips:
             line = sk.line + first_line if isinstance(sk.line, int) else sk.line
@@ -545,8 +609,11 @@ def read(
         path: Dataset folder or ``.jsonl`` file.
         classes: Declared class list; overrides the manifest's.
         strict: Raise :class:`~datakit.errors.FormatError` on the first bad row instead.
-        workers: Processes that parse one large file (≥ 32 MiB) in parallel byte ranges;
-            default: the CPU count. Small files are parsed in this process.
+        workers: CPU cores for one large file; default: all. Files of 16 MiB or more are
+            parsed by pyarrow's multi-threaded JSON reader (one thread when ``workers=1``) and
+            checked column by column, with exactly the results of the line-by-line path; a file
+            pyarrow refuses (a line that is not JSON, say) is parsed with orjson, in ``workers``
+            processes over byte ranges when it is 32 MiB or more.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.

@@ -1,0 +1,327 @@
+r"""Large native JSONL files through pyarrow's multi-threaded JSON reader, checked column by column.
+
+pyarrow parses the whole file on every core into an Arrow table; the common fields are then
+checked column by column. A row whose Arrow values could differ from what ``orjson`` reads, or
+whose values need more than a look, is read again from its own line with orjson and decided by
+the exact per-row check of :mod:`datakit.formats.jsonl`, so the result (samples, skips and their
+reasons) is the one the line-by-line path gives. Such rows are those with:
+
+- a field other than ``image``, ``prefix``, ``suffix``, ``metadata``, ``source`` and ``tags``
+  (an id, detections, a size, a ``label``, unknown keys...),
+- an image path with a folder, a backslash or a colon, or an empty, ``.`` or ``..`` path,
+- a label that is empty, blank, not a string or not a declared class; a prompt that is not a
+  string; a source that is not one of :data:`~datakit.sample.SOURCES`; tags that are not a list
+  of strings,
+- metadata that is not an object of strings, booleans, integers and finite non-integral numbers
+  with every key the file's metadata objects use (Arrow fills an absent key with null, reads
+  ``2`` as ``2.0`` in a column that also holds ``2.5``, and takes ``NaN``, which JSON and orjson
+  do not),
+- the text ``null`` anywhere on the line, when the file has a field for which ``null`` and an
+  absent key mean different things (``source``, ``label``, unknown keys).
+
+:func:`parse` returns ``None``, and the caller takes the orjson path for the whole file, when
+pyarrow is not installed or refuses the file (a line that is not JSON, a field whose type changes
+between rows, a key given twice...), when a line does not start with ``{`` (blank lines, a byte
+order mark) or when the row count differs from the line count.
+
+A metadata object read column-wise lists its keys in the order the file first used them (JSON
+objects are unordered; the values are exactly those orjson reads). Arrow arrays are turned into
+numpy arrays through their buffers: pyarrow's own numpy conversions import pandas, which costs
+more than the whole check.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+import orjson
+
+from datakit.builder import _NO_TAGS
+from datakit.columns import Categorical
+from datakit.formats.jsonl import _check_flagged, _Chunk, _drop, _FileContext, _natives
+from datakit.sample import SOURCES
+
+if TYPE_CHECKING:
+    import mmap
+    from collections.abc import Callable
+
+    import pyarrow as pa
+
+    Data = bytes | mmap.mmap
+
+_COLUMNWISE = frozenset({"image", "prefix", "suffix", "metadata", "source", "tags"})
+_NULL_IS_ABSENT = frozenset({"image", "prefix", "suffix", "metadata", "tags", "id", "width", "height", "split",
+                             "detections"})  # fmt: skip
+"""Fields that the per-row check reads the same whether they are ``null`` or absent."""
+_BLOCK_BYTES = 8 * 2**20
+_SCAN_BYTES = 16 * 2**20
+
+
+def _line_bounds(data: Data) -> tuple[np.ndarray, np.ndarray]:
+    """``(starts, ends)`` byte offsets of every line (``ends`` exclude the newline)."""
+    buf = np.frombuffer(data, np.uint8)
+    ends = np.concatenate(
+        [np.flatnonzero(buf[a : a + _SCAN_BYTES] == 10) + a for a in range(0, len(buf), _SCAN_BYTES)]
+        or [np.zeros(0, np.int64)]
+    )
+    if data[-1:] != b"\n":
+        ends = np.append(ends, len(buf))
+    starts = np.empty_like(ends)
+    starts[:1] = 0
+    starts[1:] = ends[:-1] + 1
+    return starts, ends
+
+
+def _as_strings(t: pa.DataType) -> pa.DataType:
+    """``t`` with every timestamp (Arrow infers them from ISO-8601 strings) read as a string."""
+    import pyarrow as pa
+
+    if pa.types.is_timestamp(t):
+        return pa.string()
+    if pa.types.is_struct(t):
+        return pa.struct([f.with_type(_as_strings(f.type)) for f in t])
+    if pa.types.is_list(t):
+        return pa.list_(t.value_field.with_type(_as_strings(t.value_type)))
+    return t
+
+
+def _read_table(data: Data, threads: bool = True) -> pa.Table | None:
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    read = pj.ReadOptions(use_threads=threads, block_size=_BLOCK_BYTES)
+    try:
+        table = pj.read_json(pa.py_buffer(data), read_options=read)
+        schema = pa.schema([f.with_type(_as_strings(f.type)) for f in table.schema])
+        if schema != table.schema:  # strings that look like dates: read them again as strings
+            parse = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
+            table = pj.read_json(pa.py_buffer(data), read_options=read, parse_options=parse)
+    except (pa.ArrowException, ValueError):  # not JSON lines pyarrow takes; ValueError: bad UTF-8
+        return None
+    return table
+
+
+def _numbers(col: pa.ChunkedArray, dtype: type) -> np.ndarray:
+    """The values of a numeric column as a numpy array (undefined where the column is null)."""
+    size = np.dtype(dtype).itemsize
+    parts: list[np.ndarray] = [
+        np.frombuffer(c.buffers()[1], dtype, count=len(c), offset=c.offset * size) for c in col.chunks if len(c)
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype)
+
+
+def _bools(col: pa.ChunkedArray) -> np.ndarray:
+    """A boolean column without nulls as a numpy array."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return _numbers(pc.cast(col, pa.uint8()), np.uint8).view(bool)
+
+
+def _valid(col: pa.ChunkedArray) -> np.ndarray:
+    return _bools(col.is_valid())
+
+
+def _string(s: str) -> pa.StringScalar:
+    """An Arrow string scalar (``pa.scalar`` would import pandas)."""
+    import pyarrow as pa
+
+    b = s.encode()
+    offsets = pa.py_buffer(np.array([0, len(b)], dtype=np.int32))
+    return pa.Array.from_buffers(pa.string(), 1, [None, offsets, pa.py_buffer(b)])[0]
+
+
+def _take(col: pa.ChunkedArray, rows: np.ndarray) -> list[Any]:
+    import pyarrow as pa
+
+    idx = np.ascontiguousarray(rows, dtype=np.int64)
+    return col.take(pa.Array.from_buffers(pa.int64(), len(idx), [None, pa.py_buffer(idx)])).to_pylist()
+
+
+def _categorical(col: pa.ChunkedArray | None, n: int, flagged: np.ndarray, bad: Callable[[str], bool]) -> Categorical:
+    """A string column as codes (``-1`` for null); flags non-strings and ``bad`` values."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if col is None or pa.types.is_null(col.type):
+        return Categorical.constant(None, n)
+    if not pa.types.is_string(col.type):
+        flagged |= _valid(col)
+        return Categorical.constant(None, n)
+    vocab = pc.unique(col).drop_null()
+    index = pc.index_in(col, value_set=vocab)
+    codes = np.where(_valid(index), _numbers(index, np.int32), -1).astype(np.int32)
+    values: list[str] = vocab.to_pylist()
+    bad_codes = [k for k, v in enumerate(values) if bad(v)]
+    if bad_codes:
+        flagged |= np.isin(codes, bad_codes)
+    return Categorical(codes, values)
+
+
+def _metadata(col: pa.ChunkedArray | None, flagged: np.ndarray) -> list[dict[str, Any] | None]:
+    """The metadata objects Arrow reads exactly (else ``None``); flags the other rows with metadata."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(flagged)
+    if col is None or pa.types.is_null(col.type):
+        return [None] * n
+    has = _valid(col)
+    if not pa.types.is_struct(col.type):
+        flagged |= has
+        return [None] * n
+    ok = has.copy()
+    for k, field in enumerate(col.type):
+        t = field.type
+        child = pc.struct_field(col, [k])
+        if pa.types.is_string(t) or pa.types.is_boolean(t) or pa.types.is_int64(t):
+            ok &= _valid(child)
+        elif pa.types.is_float64(t):
+            v = _numbers(child, np.float64)
+            with np.errstate(invalid="ignore"):
+                ok &= _valid(child) & np.isfinite(v) & (v != np.floor(v))
+        else:  # nested objects, lists, keys that are always null: the exact path
+            ok[:] = False
+    flagged |= has & ~ok
+    meta: list[dict[str, Any] | None] = [None] * n
+    rows = np.flatnonzero(ok)
+    for i, md in zip(rows.tolist(), _take(col, rows), strict=True):
+        meta[i] = md or None
+    return meta
+
+
+def _tags(col: pa.ChunkedArray | None, flagged: np.ndarray) -> list[tuple[str, ...]]:
+    """The tags of every row; flags rows whose tags are not a list of strings."""
+    import pyarrow as pa
+
+    n = len(flagged)
+    tags = [_NO_TAGS] * n
+    if col is None or pa.types.is_null(col.type):
+        return tags
+    has = _valid(col)
+    if not (pa.types.is_list(col.type) and pa.types.is_string(col.type.value_type)):
+        flagged |= has
+        return tags
+    rows = np.flatnonzero(has)
+    for i, tg in zip(rows.tolist(), _take(col, rows), strict=True):
+        if None in tg:
+            flagged[i] = True
+        elif tg:
+            tags[i] = tuple(tg)
+    return tags
+
+
+def _flag_null_lines(data: Data, ends: np.ndarray, flagged: np.ndarray) -> None:
+    """Flag every line on which the text ``null`` occurs.
+
+    Vectorised: the bytes are read as 4-byte words at each of the 4 offsets and compared with
+    ``null`` (several times faster than ``find`` in a loop when many lines hold it).
+    """
+    buf = np.frombuffer(data, np.uint8)
+    word = np.frombuffer(b"null", np.uint32)[0]
+    hits = []
+    for a in range(0, len(buf), _SCAN_BYTES):
+        seg = buf[a : a + _SCAN_BYTES + 3]
+        for k in range(4):
+            m = (len(seg) - k) // 4
+            found = np.flatnonzero(seg[k : k + 4 * m].view(np.uint32) == word)
+            if len(found):
+                hits.append(found * 4 + (a + k))
+    if hits:
+        flagged[np.searchsorted(ends, np.concatenate(hits))] = True
+
+
+def _patched(cat: Categorical, fixes: list[tuple[int, str | None]]) -> Categorical:
+    """``cat`` with the rows of ``fixes`` set to their values."""
+    index = {v: k for k, v in enumerate(cat.values)}
+    for i, v in fixes:
+        cat.codes[i] = -1 if v is None else index.setdefault(v, len(index))
+    return Categorical(cat.codes, list(index))
+
+
+def _dropped(cat: Categorical, dead: list[int]) -> Categorical:
+    return Categorical(np.delete(cat.codes, dead), cat.values)
+
+
+class _Columns(NamedTuple):
+    images: list[Any]
+    labels: Categorical
+    prompts: Categorical
+    sources: Categorical
+    tags: list[tuple[str, ...]]
+    metadata: list[dict[str, Any] | None]
+    flagged: np.ndarray
+
+
+def _columns(table: pa.Table, data: Data, ends: np.ndarray, ctx: _FileContext) -> _Columns | None:
+    """Every row's values read column-wise, and the rows the exact per-row check must decide."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = table.num_rows
+    cols = {name: table.column(name) for name in table.column_names}
+    image = cols.get("image")
+    if image is None or not pa.types.is_string(image.type):
+        return None
+    odd = pc.match_substring_regex(image, r"[/\\:]|^\.{0,2}$")
+    flagged = _bools(pc.or_kleene(odd, pc.is_null(image)))
+    for name, col in cols.items():
+        if name not in _COLUMNWISE:
+            flagged |= _valid(col)
+    if not cols.keys() <= _NULL_IS_ABSENT:
+        _flag_null_lines(data, ends, flagged)
+    class_set = ctx.class_set
+    labels = _categorical(
+        cols.get("suffix"), n, flagged,
+        lambda v: not v or v.isspace() or (class_set is not None and v not in class_set),
+    )  # fmt: skip
+    prompts = _categorical(cols.get("prefix"), n, flagged, lambda v: False)
+    sources = _categorical(cols.get("source"), n, flagged, lambda v: v not in SOURCES)
+    tags = _tags(cols.get("tags"), flagged)
+    metadata = _metadata(cols.get("metadata"), flagged)
+    if ctx.prefix:
+        image = pc.binary_join_element_wise(_string(ctx.prefix), image, _string(""))
+    return _Columns(image.to_pylist(), labels, prompts, sources, tags, metadata, flagged)
+
+
+def parse(data: Data, ctx: _FileContext, *, threads: bool = True) -> _Chunk | None:
+    """Parse a whole JSONL file's bytes, or ``None`` when it takes the orjson path instead.
+
+    ``threads``: let pyarrow parse on every core.
+    """
+    try:
+        import pyarrow as pa
+    except ImportError:
+        return None
+    if data[:1] != b"{":
+        return None
+    starts, ends = _line_bounds(data)
+    if not (np.frombuffer(data, np.uint8)[starts[1:]] == ord("{")).all():
+        return None  # a blank line, or one that does not start an object
+    table = _read_table(data, threads)
+    if table is None or table.num_rows != len(starts):
+        return None
+    try:
+        cols = _columns(table, data, ends, ctx)
+    except pa.ArrowException:  # a column Arrow cannot check: the orjson path decides
+        return None
+    del table
+    if cols is None:
+        return None
+
+    def row_at(i: int) -> Any:
+        return orjson.loads(data[starts[i] : ends[i]])
+
+    fixes, skips, dead = _check_flagged(np.flatnonzero(cols.flagged).tolist(), row_at, ctx)
+    images, tags, metadata = cols.images, cols.tags, cols.metadata
+    for i, r in fixes:
+        images[i] = r[0]
+    labels = _patched(cols.labels, [(i, r[1]) for i, r in fixes])
+    prompts = _patched(cols.prompts, [(i, r[2]) for i, r in fixes])
+    sources = cols.sources
+    natives = _natives([], fixes, dead, ctx)
+    if dead:
+        images, tags, metadata = (_drop(col, dead) for col in (images, tags, metadata))
+        labels, prompts, sources = (_dropped(cat, dead) for cat in (labels, prompts, sources))
+    return _Chunk(images, labels, prompts, natives, skips, len(starts), sources=sources, tags=tags, metadata=metadata)
