@@ -20,6 +20,9 @@ import pytest
 from datakit import Dataset
 from datakit.formats import _jsonl_arrow, jsonl
 
+ODD_PATHS = ["sub/a.jpg", "../x.jpg", "../../x.jpg", "/abs.jpg", "", ".", "..", "a\\b.jpg", "c:x.jpg", "./d.jpg", None,
+             "a/b/c.jpg", "a//b.jpg", "a/./b.jpg", "a/../b.jpg", "a/", "a/.b.jpg", "..a.jpg", "a..jpg", "a/..b/c.jpg",
+             "a/b/..", "sub/", " /x.jpg", "a/b/../../../x.jpg"]  # fmt: skip
 PLAIN = [{"image": f"p{i}.jpg", "prefix": "P", "suffix": str(i % 3)} for i in range(4)]
 
 ARROW_CASES: dict[str, list[Any]] = {
@@ -88,22 +91,7 @@ ARROW_CASES: dict[str, list[Any]] = {
     ],
     "image paths": [
         *PLAIN,
-        *(
-            {"image": p, "suffix": "1"}
-            for p in [
-                "sub/a.jpg",
-                "../x.jpg",
-                "../../x.jpg",
-                "/abs.jpg",
-                "",
-                ".",
-                "..",
-                "a\\b.jpg",
-                "c:x.jpg",
-                "./d.jpg",
-                None,
-            ]
-        ),
+        *({"image": p, "suffix": "1"} for p in ODD_PATHS),
         {"suffix": "1"},
     ],
     "labels": [
@@ -113,7 +101,8 @@ ARROW_CASES: dict[str, list[Any]] = {
             for i, v in enumerate(["", "  ", "99", None, "x y", "\u00e9"])
         ),
     ],
-    "int labels": [{"image": f"i{i}.jpg", "suffix": i % 3} for i in range(5)],
+    "int labels": [{"image": f"i{i}.jpg", "suffix": i % 3 - 1} for i in range(5)],
+    "images in folders": [{"image": f"images/{i % 2}/{i}.jpg", "suffix": "1"} for i in range(5)],
     "prompts that are not strings": [{"image": f"i{i}.jpg", "prefix": i, "suffix": "1"} for i in range(3)],
     "native fields": [
         *PLAIN,
@@ -176,7 +165,12 @@ def _dump(ds: Dataset) -> dict[str, Any]:
 def _compare(
     tmp_path: Path, rows: list[Any], monkeypatch: pytest.MonkeyPatch, classes: list[str] | None = None
 ) -> bool:
-    """Read both ways, assert the same result; return whether the Arrow path took the file."""
+    """Read both ways, assert the same result; return whether the Arrow path took the file.
+
+    The Arrow path takes files however many rows it leaves to the per-row check (by default a
+    file mostly made of such rows goes to the orjson path, which is faster for them).
+    """
+    monkeypatch.setattr(_jsonl_arrow, "_MOSTLY_FLAGGED", 1.0)
     path = tmp_path / "ds" / "train" / "annotations.jsonl"
     data = _write(path, rows)
     ctx = jsonl._FileContext.of(path, tmp_path / "ds", frozenset(classes) if classes else None)
@@ -219,7 +213,7 @@ def test_random_rows_match(seed: int, tmp_path: Path, monkeypatch: pytest.Monkey
     """Random mixes of every field and odd value, several hundred rows each."""
     rng = random.Random(seed)
     pools: dict[str, list[Any]] = {
-        "image": ["a.jpg", "b.png", "sub/c.jpg", "../d.jpg", "", None, "e f.jpg", "null.jpg"],
+        "image": ["a.jpg", "b.png", "sub/c.jpg", "../d.jpg", "", None, "e f.jpg", "null.jpg", "s/./x.jpg", "s//y.jpg"],
         "suffix": ["1", "2", "", " ", None, "23", "null"],
         "prefix": ["P", "Q", None],
         "source": ["real", "synthetic", "pseudo", "bad", None],
@@ -276,3 +270,21 @@ def test_date_like_strings_stay_strings_in_arrow() -> None:
     assert table.schema.field("metadata").type == pa.struct([("d", pa.string())])
     assert table.schema.field("tags").type.value_type == pa.string()
     assert table.column("image").to_pylist() == ["2024-01-01"]
+
+
+def test_files_mostly_for_the_per_row_check_take_the_orjson_path(tmp_path: Path) -> None:
+    rows = [*PLAIN, *({"image": f"{i}.jpg", "id": str(i)} for i in range(4))]  # ids: per-row rows
+    path = tmp_path / "train" / "annotations.jsonl"
+    ctx = jsonl._FileContext.of(path, tmp_path, None)
+    assert _jsonl_arrow.parse(_write(path, rows), ctx) is None
+    assert _jsonl_arrow.parse(_write(path, PLAIN * 4 + rows[4:5]), ctx) is not None
+
+
+def test_int_labels_and_folders_are_read_column_wise(tmp_path: Path) -> None:
+    """Common shapes must not all go to the per-row check (which would send them to orjson)."""
+    path = tmp_path / "train" / "annotations.jsonl"
+    ctx = jsonl._FileContext.of(path, tmp_path, None)
+    for case in ("int labels", "images in folders"):
+        chunk = _jsonl_arrow.parse(_write(path, ARROW_CASES[case]), ctx)
+        assert chunk is not None, case
+    assert chunk.images[:2] == ["train/images/0/0.jpg", "train/images/1/1.jpg"]
