@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from datakit.audit.stats import agreement
+from datakit.dataset import field_name
 
 if TYPE_CHECKING:
     from datakit.dataset import Dataset
@@ -30,7 +31,8 @@ def field_agreement(ds: Dataset, field_a: str, field_b: str, *, names: Sequence[
 
     Args:
         ds: The dataset.
-        field_a: First field (``metadata.`` prefix optional).
+        field_a: First field: a core field (``label``...) or a metadata key (``metadata.`` prefix
+            optional).
         field_b: Second field.
         names: Display names for the two annotators (default: the field names).
 
@@ -42,10 +44,6 @@ def field_agreement(ds: Dataset, field_a: str, field_b: str, *, names: Sequence[
         0.5
 
     """
-
-    def col(f: str) -> list[Any]:
-        return ds.column(f if f.startswith("metadata.") or f in ("label", "split", "source") else f"metadata.{f}")
-
-    out = agreement(col(field_a), col(field_b))
+    out = agreement(ds.column(field_name(field_a)), ds.column(field_name(field_b)))
     out["annotators"] = list(names) if names is not None else [field_a, field_b]
     return out

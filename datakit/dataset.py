@@ -23,6 +23,21 @@ if TYPE_CHECKING:
 _MISSING = object()
 FIELDS = ("split", "source", "label", "prompt", "tag", "image", "id", "detections.label")
 """Fields :meth:`Dataset.count_by` understands besides ``metadata.<key>``."""
+COLUMNS = ("label", "split", "source", "prompt", "image", "id", "tags", "width", "height")
+"""Core fields :meth:`Dataset.column` reads besides ``metadata.<key>``."""
+
+
+def field_name(name: str) -> str:
+    """``name`` as :meth:`Dataset.column` takes it: a core column, else a metadata key.
+
+    Commands and reports let users write bare metadata keys (``--by jersey_color``).
+
+    Examples:
+        >>> field_name("label"), field_name("jersey_color"), field_name("metadata.border")
+        ('label', 'metadata.jersey_color', 'metadata.border')
+
+    """
+    return name if name.startswith("metadata.") or name in COLUMNS else f"metadata.{name}"
 
 
 def _unique_ids(given: Sequence[str | None], images: list[str]) -> list[str]:
@@ -406,7 +421,7 @@ class Dataset:
         if name.startswith("metadata."):
             key = name[len("metadata.") :]
             return [None if m is None else m.get(key) for m in self._metadata]
-        raise KeyError(f"unknown field {name!r}; expected one of {FIELDS} or metadata.<key>")
+        raise KeyError(f"unknown field {name!r}; expected one of {COLUMNS} or metadata.<key>")
 
     @property
     def detections(self) -> DetectionColumns:

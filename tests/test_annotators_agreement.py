@@ -62,3 +62,19 @@ def test_field_agreement_on_dataset_columns() -> None:
 def test_unequal_lengths_are_refused() -> None:
     with pytest.raises(ValueError, match="equal length"):
         agreement(["a"], ["a", "b"])
+
+
+def test_fields_are_named_as_in_the_audit() -> None:
+    """Core fields (``prompt`` too) are columns; any other bare name is a metadata key."""
+    from datakit.audit.stats import field_column
+
+    ds = Dataset.from_samples(
+        [
+            Sample("a.jpg", label="7", prompt="P", metadata={"ocr": "7", "prompt": "Q"}),
+            Sample("b.jpg", label="8", prompt="P", metadata={"ocr": "3", "prompt": "P"}),
+        ],
+        ".",
+    )
+    assert field_agreement(ds, "label", "ocr")["overall"] == 0.5
+    assert field_agreement(ds, "prompt", "metadata.prompt")["overall"] == 0.5
+    assert field_column(ds, "prompt") == ["P", "P"] and field_column(ds, "ocr") == ["7", "3"]

@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from datakit.dataset import field_name
 from datakit.vocab import METADATA_FIELDS
 
 if TYPE_CHECKING:
     from datakit.dataset import Dataset
 
-CORE_GROUP_FIELDS = ("split", "source", "label", "prompt")
 EVAL_SPLITS = ("valid", "val", "validation", "test")
 NONE_NAME = "(none)"
 
@@ -121,8 +121,8 @@ def field_codes(ds: Dataset, field: str) -> tuple[np.ndarray, list[str]]:
 
 
 def field_column(ds: Dataset, field: str) -> list[Any]:
-    """``ds.column`` of a core group field (``split``, ``source``, ``label``, ``prompt``) or a metadata key."""
-    return ds.column(field if field.startswith("metadata.") or field in CORE_GROUP_FIELDS else f"metadata.{field}")
+    """``ds.column`` of a core field or a metadata key (see :func:`~datakit.dataset.field_name`)."""
+    return ds.column(field_name(field))
 
 
 Level = tuple[str, np.ndarray, list[str]]

@@ -299,9 +299,19 @@ def _columns(table: pa.Table, data: Data, ends: np.ndarray, ctx: _FileContext) -
 
 
 def parse(data: Data, ctx: _FileContext, *, threads: bool = True) -> _Chunk | None:
-    """Parse a whole JSONL file's bytes, or ``None`` when it takes the orjson path instead.
+    r"""Parse a whole JSONL file's bytes, or ``None`` when it takes the orjson path instead.
 
     ``threads``: let pyarrow parse on every core.
+
+    Examples:
+        >>> ctx = _FileContext("train/annotations.jsonl", "train", "train", "real", None)
+        >>> rows = [b'{"image": "%d.jpg", "suffix": "7"}' % i for i in range(4)]
+        >>> chunk = parse(b"\n".join([*rows, b'{"image": "x.jpg", "suffix": ""}']), ctx)
+        >>> chunk.images[:2], chunk.labels.tolist()[:2], [(s.line, s.reason) for s in chunk.skips]
+        (['train/0.jpg', 'train/1.jpg'], ['7', '7'], [(5, 'empty label')])
+        >>> parse(b'{"image": "a.jpg"}\n\n{"image": "b.jpg"}\n', ctx) is None  # a blank line
+        True
+
     """
     try:
         import pyarrow as pa
