@@ -20,6 +20,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -41,7 +42,6 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(flat, cv2.COLOR_RGB2Lab).reshape(*rgb.shape[:-1], 3)
 
 
-_CENTERS = _lab(np.array([COLOR_RGB[c] for c in COLORS], dtype=np.uint8))
 _W = np.array([_L_WEIGHT, 1.0, 1.0], dtype=np.float32)
 
 
@@ -56,12 +56,14 @@ def _masks(size: int, ring: float, centre: float) -> tuple[np.ndarray, np.ndarra
 
 
 def _nearest(lab: np.ndarray) -> np.ndarray:
-    d = ((lab[..., None, :] * _W - (_CENTERS * _W)) ** 2).sum(-1)
+    centers = _lab(np.array([COLOR_RGB[c] for c in COLORS], dtype=np.uint8))
+    d = ((lab[..., None, :] * _W - (centers * _W)) ** 2).sum(-1)
     return d.argmin(-1).astype(np.uint8)
 
 
-def _build_lut(bits: int = 6) -> np.ndarray:
-    """Nearest vocabulary colour for every RGB cell of a ``2**bits``-per-channel grid."""
+@functools.cache
+def _lut(bits: int = 6) -> np.ndarray:
+    """Nearest vocabulary colour for every RGB cell of a ``2**bits``-per-channel grid (built once)."""
     n = 1 << bits
     step = 256 // n
     v = (np.arange(n) * step + step // 2).astype(np.uint8)
@@ -70,7 +72,6 @@ def _build_lut(bits: int = 6) -> np.ndarray:
 
 
 _LUT_SHIFT = 2
-_LUT = _build_lut(8 - _LUT_SHIFT)
 
 
 def classify_pixels(crops: np.ndarray) -> np.ndarray:
@@ -86,9 +87,10 @@ def classify_pixels(crops: np.ndarray) -> np.ndarray:
 
     """
     q = crops >> _LUT_SHIFT
-    return _LUT[q[..., 0], q[..., 1], q[..., 2]]
+    return _lut(8 - _LUT_SHIFT)[q[..., 0], q[..., 1], q[..., 2]]
 
 
+@functools.cache
 def _blend_table() -> np.ndarray:
     """``t[i, j, k]``: a pixel mixing colours ``i`` and ``j`` (anti-aliasing, blur, JPEG) can read as ``k``.
 
@@ -108,9 +110,6 @@ def _blend_table() -> np.ndarray:
             t[i, j, np.unique(names)] = True
             t[i, j, [i, j]] = False
     return t
-
-
-_BLEND = _blend_table()
 
 
 def _row_counts(codes: np.ndarray, k: int) -> np.ndarray:
@@ -201,6 +200,7 @@ class ColorAnnotator(Annotator):
         ink_counts = _row_counts(np.where(ink, labels, k), k)  # k: "not ink"
         touch_counts = _row_counts(np.where(ink & near, labels, k), k)
         n_centre = int(centre.sum())
+        blend = _blend_table()
         out = []
         for n, it in enumerate(items):
             j = int(jersey[n])
@@ -216,7 +216,7 @@ class ColorAnnotator(Annotator):
                 order = [int(c) for c in np.argsort(-counts, kind="stable") if counts[c] > 0]
                 first = order[0]
                 # Drop colours that are only a blend of cloth and the main ink colour.
-                rest = [c for c in order[1:] if not _BLEND[j, first, c]]
+                rest = [c for c in order[1:] if not blend[j, first, c]]
                 second = rest[0] if rest else None
                 outline = second is not None and counts[second] >= self.min_outline_share * total
                 number = first
