@@ -395,6 +395,24 @@ class Dataset:
         """Image paths relative to :attr:`root`, in order."""
         return list(self._images)
 
+    def metadata_keys(self) -> dict[str, int]:
+        """Every metadata key and how many samples carry it, in order of first appearance.
+
+        Examples:
+            >>> ds = Dataset.from_samples([Sample("a.jpg", metadata={"c": "red"}),
+            ...                            Sample("b.jpg", metadata={"c": "blue", "n": 1}),
+            ...                            Sample("c.jpg")], ".")
+            >>> ds.metadata_keys()
+            {'c': 2, 'n': 1}
+
+        """
+        counts: dict[str, int] = {}
+        for md in self._metadata:
+            if md:
+                for k in md:
+                    counts[k] = counts.get(k, 0) + 1
+        return counts
+
     def column(self, name: str) -> list[Any]:
         """One field for every sample: a core field or ``metadata.<key>`` (``None`` if absent).
 

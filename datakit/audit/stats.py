@@ -320,7 +320,7 @@ def agreement(a: Sequence[Any], b: Sequence[Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- the audit
 def default_fields(ds: Dataset, limit: int = 50) -> list[str]:
     """The seed's fields that are present, else every scalar metadata key with ≤ ``limit`` values."""
-    present: set[str] = set().union(*filter(None, ds._metadata))
+    present = ds.metadata_keys()
     seed = [f for f in METADATA_FIELDS if f in present]
     if seed:
         return seed

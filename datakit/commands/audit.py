@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from datakit.commands._common import add_common, emit, format_counts
+from datakit.dataset import field_name
 
 
 def _list(value: str) -> list[str]:
@@ -60,14 +61,15 @@ def run(args: argparse.Namespace) -> int:
     from datakit.cli import CommandError
 
     ds = datakit.load(args.path, format=args.format)
-    known = {"split", "source", "label", "prompt"}
     needed = [*(args.fields or []), *args.by, *(f for pair in args.agreement for f in pair)]
-    present: set[str] = set()
-    if any(f not in known for f in needed):  # one pass over the metadata, only when needed
-        present = set().union(*filter(None, ds._metadata))
+    keys = [field_name(f) for f in needed]
+    present: dict[str, int] = {}
+    if any(k.startswith("metadata.") for k in keys):  # one pass over the metadata, only when needed
+        present = ds.metadata_keys()
 
     def exists(f: str) -> bool:
-        return f in known or f.removeprefix("metadata.") in present
+        name = field_name(f)
+        return not name.startswith("metadata.") or name.removeprefix("metadata.") in present
 
     for f in args.by:
         if not exists(f):
