@@ -112,6 +112,7 @@ ARROW_CASES: dict[str, list[Any]] = {
         {"image": "d.jpg", "detections": [{"label": "ball", "bbox": [4, 2, 3, 4]}]},
     ],
     "repeated images": [*PLAIN, {"image": "p1.jpg", "suffix": "2"}, {"image": "p1.jpg", "suffix": "2"}],
+    "paths that meet once normalised": [*PLAIN, {"image": "x/../p1.jpg", "suffix": "1"}],
     "unicode and escapes": [*PLAIN, '{"image": "\\u00e9t\\u00e9.jpg", "suffix": "\\ud83d\\ude00", "prefix": "a\\"b"}'],
     "CRLF line ends, no final newline": ["\r\n".join(orjson.dumps(r).decode() for r in PLAIN)],
     "NaN as a top-level value": [*PLAIN, '{"image": "a.jpg", "width": NaN}'],
@@ -142,7 +143,7 @@ def _write(path: Path, rows: list[Any]) -> bytes:
 
 def _read(root: Path, arrow: bool, classes: list[str] | None, monkeypatch: pytest.MonkeyPatch) -> Dataset:
     monkeypatch.setattr(jsonl, "_ARROW_MIN_BYTES", 0 if arrow else 2**62)
-    return jsonl.read(root, classes=classes, workers=1)
+    return jsonl.read(root, classes=classes, workers=2 if arrow else 1)  # 2: Arrow threads and scans
 
 
 def _dump(ds: Dataset) -> dict[str, Any]:
@@ -288,3 +289,18 @@ def test_int_labels_and_folders_are_read_column_wise(tmp_path: Path) -> None:
         chunk = _jsonl_arrow.parse(_write(path, ARROW_CASES[case]), ctx)
         assert chunk is not None, case
     assert chunk.images[:2] == ["train/images/0/0.jpg", "train/images/1/1.jpg"]
+
+
+def test_one_thread_gives_the_same_chunk(tmp_path: Path) -> None:
+    """``workers=1``: pyarrow on one thread, byte scans inline, repeats checked by the builder."""
+    path = tmp_path / "train" / "annotations.jsonl"
+    ctx = jsonl._FileContext.of(path, tmp_path, None)
+    plain = [{"image": f"q{i}.jpg", "suffix": "1"} for i in range(30)]
+    data = _write(path, [*plain, *ARROW_CASES["sources"]])
+    one, two = _jsonl_arrow.parse(data, ctx, threads=False), _jsonl_arrow.parse(data, ctx, threads=True)
+    assert one is not None and two is not None
+    for field in ("images", "natives", "tags", "metadata", "lines"):
+        assert getattr(one, field) == getattr(two, field), field
+    assert [s.to_dict() for s in one.skips] == [s.to_dict() for s in two.skips]
+    assert one.labels.tolist() == two.labels.tolist() and one.sources.tolist() == two.sources.tolist()
+    assert (one.images_distinct, two.images_distinct) == (False, True)

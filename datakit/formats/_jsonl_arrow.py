@@ -32,6 +32,8 @@ more than the whole check.
 
 from __future__ import annotations
 
+import importlib.util
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -225,15 +227,15 @@ def _tags(col: pa.ChunkedArray | None, flagged: np.ndarray) -> list[tuple[str, .
     return tags
 
 
-def _flag_null_lines(data: Data, ends: np.ndarray, flagged: np.ndarray) -> None:
-    """Flag every line on which the text ``null`` occurs.
+def _null_positions(data: Data) -> np.ndarray:
+    """Byte offsets of every occurrence of the text ``null``.
 
     Vectorised: the bytes are read as 4-byte words at each of the 4 offsets and compared with
     ``null`` (several times faster than ``find`` in a loop when many lines hold it).
     """
     buf = np.frombuffer(data, np.uint8)
     word = np.frombuffer(b"null", np.uint32)[0]
-    hits = []
+    hits = [np.zeros(0, np.int64)]
     for a in range(0, len(buf), _SCAN_BYTES):
         seg = buf[a : a + _SCAN_BYTES + 3]
         for k in range(4):
@@ -241,8 +243,27 @@ def _flag_null_lines(data: Data, ends: np.ndarray, flagged: np.ndarray) -> None:
             found = np.flatnonzero(seg[k : k + 4 * m].view(np.uint32) == word)
             if len(found):
                 hits.append(found * 4 + (a + k))
-    if hits:
-        flagged[np.searchsorted(ends, np.concatenate(hits))] = True
+    return np.concatenate(hits)
+
+
+def _count_distinct(col: pa.ChunkedArray) -> bool:
+    """Whether the non-null values of a column are all distinct."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        return bool(pc.count_distinct(col).as_py() == len(col) - col.null_count)
+    except pa.ArrowException:
+        return False
+
+
+def _submit(pool: ThreadPoolExecutor | None, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+    """``fn(*args)`` on ``pool``'s thread, or here and now without a pool."""
+    if pool is not None:
+        return pool.submit(fn, *args)
+    done: Future[Any] = Future()
+    done.set_result(fn(*args))
+    return done
 
 
 def _patched(cat: Categorical, fixes: list[tuple[int, str | None]]) -> Categorical:
@@ -265,10 +286,17 @@ class _Columns(NamedTuple):
     tags: list[tuple[str, ...]]
     metadata: list[dict[str, Any] | None]
     flagged: np.ndarray
+    distinct: Future[bool] | None  # whether the (joined) image paths are distinct
 
 
-def _columns(table: pa.Table, data: Data, ends: np.ndarray, ctx: _FileContext) -> _Columns | None:
-    """Every row's values read column-wise, and the rows the exact per-row check must decide."""
+def _columns(
+    table: pa.Table, ends: np.ndarray, nulls: Future[np.ndarray], ctx: _FileContext, pool: ThreadPoolExecutor | None
+) -> _Columns | None:
+    """Every row's values read column-wise, and the rows the exact per-row check must decide.
+
+    ``nulls`` gives the byte offsets of the text ``null``; with a ``pool``, the image paths are
+    checked for repeats on its thread while this one builds the Python values.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -282,8 +310,11 @@ def _columns(table: pa.Table, data: Data, ends: np.ndarray, ctx: _FileContext) -
     for name, col in cols.items():
         if name not in _COLUMNWISE:
             flagged |= _valid(col)
-    if not cols.keys() <= _NULL_IS_ABSENT:
-        _flag_null_lines(data, ends, flagged)
+    if not cols.keys() <= _NULL_IS_ABSENT:  # a line with "null" on it: the per-row check
+        flagged[np.searchsorted(ends, nulls.result())] = True
+    if ctx.prefix:
+        image = pc.binary_join_element_wise(_string(ctx.prefix), image, _string(""))
+    distinct = pool.submit(_count_distinct, image) if pool is not None else None
     class_set = ctx.class_set
     labels = _categorical(
         cols.get("suffix"), n, flagged,
@@ -293,9 +324,7 @@ def _columns(table: pa.Table, data: Data, ends: np.ndarray, ctx: _FileContext) -
     sources = _categorical(cols.get("source"), n, flagged, lambda v: v not in SOURCES)
     tags = _tags(cols.get("tags"), flagged)
     metadata = _metadata(cols.get("metadata"), flagged)
-    if ctx.prefix:
-        image = pc.binary_join_element_wise(_string(ctx.prefix), image, _string(""))
-    return _Columns(image.to_pylist(), labels, prompts, sources, tags, metadata, flagged)
+    return _Columns(image.to_pylist(), labels, prompts, sources, tags, metadata, flagged, distinct)
 
 
 def parse(data: Data, ctx: _FileContext, *, threads: bool = True) -> _Chunk | None:
@@ -313,20 +342,30 @@ def parse(data: Data, ctx: _FileContext, *, threads: bool = True) -> _Chunk | No
         True
 
     """
+    if importlib.util.find_spec("pyarrow") is None or data[:1] != b"{":
+        return None
+    # Byte scans run on a second thread while pyarrow parses (numpy and Arrow release the GIL).
+    pool = ThreadPoolExecutor(1) if threads else None
     try:
-        import pyarrow as pa
-    except ImportError:
-        return None
-    if data[:1] != b"{":
-        return None
-    starts, ends = _line_bounds(data)
+        return _parse(data, ctx, threads, pool)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+
+
+def _parse(data: Data, ctx: _FileContext, threads: bool, pool: ThreadPoolExecutor | None) -> _Chunk | None:
+    import pyarrow as pa
+
+    bounds = _submit(pool, _line_bounds, data)
+    nulls = _submit(pool, _null_positions, data) if pool is not None else None
+    table = _read_table(data, threads)
+    starts, ends = bounds.result()
     if not (np.frombuffer(data, np.uint8)[starts[1:]] == ord("{")).all():
         return None  # a blank line, or one that does not start an object
-    table = _read_table(data, threads)
     if table is None or table.num_rows != len(starts):
         return None
     try:
-        cols = _columns(table, data, ends, ctx)
+        cols = _columns(table, ends, nulls or _submit(None, _null_positions, data), ctx, pool)
     except pa.ArrowException:  # a column Arrow cannot check: the orjson path decides
         return None
     del table
@@ -338,8 +377,11 @@ def parse(data: Data, ctx: _FileContext, *, threads: bool = True) -> _Chunk | No
 
     fixes, skips, dead = _check_flagged(np.flatnonzero(cols.flagged).tolist(), row_at, ctx)
     images, tags, metadata = cols.images, cols.tags, cols.metadata
+    moved = False  # a path the per-row check normalised: the distinct check no longer holds
     for i, r in fixes:
+        moved = moved or images[i] != r[0]
         images[i] = r[0]
+    distinct = cols.distinct is not None and not moved and cols.distinct.result()
     labels = _patched(cols.labels, [(i, r[1]) for i, r in fixes])
     prompts = _patched(cols.prompts, [(i, r[2]) for i, r in fixes])
     sources = cols.sources
@@ -347,4 +389,7 @@ def parse(data: Data, ctx: _FileContext, *, threads: bool = True) -> _Chunk | No
     if dead:
         images, tags, metadata = (_drop(col, dead) for col in (images, tags, metadata))
         labels, prompts, sources = (_dropped(cat, dead) for cat in (labels, prompts, sources))
-    return _Chunk(images, labels, prompts, natives, skips, len(starts), sources=sources, tags=tags, metadata=metadata)
+    return _Chunk(
+        images, labels, prompts, natives, skips, len(starts),
+        sources=sources, tags=tags, metadata=metadata, images_distinct=distinct,
+    )  # fmt: skip

@@ -253,6 +253,7 @@ class _Chunk:
     sources: Categorical | None = None
     tags: list[tuple[str, ...]] | None = None
     metadata: list[dict[str, Any] | None] | None = None
+    images_distinct: bool = False  # the reader checked that no image path repeats
 
     def __getstate__(self) -> dict[str, Any]:
         """Compact form for the trip back from a worker process.
@@ -584,6 +585,7 @@ def _read_file(
             chunk.images, chunk.labels, chunk.prompts, chunk.natives,
             split=ctx.folder_split, source=ctx.default_source, origin=ctx.rel_file,
             sources=chunk.sources, tags=chunk.tags, metadata=chunk.metadata,
+            images_distinct=chunk.images_distinct,
         )  # fmt: skip
         for sk in chunk.skips:
             line = sk.line + first_line if isinstance(sk.line, int) else sk.line
