@@ -175,8 +175,6 @@ class DatasetBuilder:
 
     def __init__(self) -> None:
         self.images: list[str] = []
-        # True while the rows are one block whose reader vouched for distinct image paths.
-        self.images_distinct = False
         self.ids: list[str | None] = []
         self.labels = _CatBuilder()
         self.splits = _CatBuilder()
@@ -217,7 +215,6 @@ class DatasetBuilder:
         ``detections`` holds ``(label, xyxy_box, score_or_None, attributes_or_None)`` tuples.
         ``origin`` is the annotation file (relative to the root) the row came from.
         """
-        self.images_distinct = False
         self.images.append(image)
         self.ids.append(id)
         self.labels.add(label)
@@ -252,7 +249,6 @@ class DatasetBuilder:
         sources: Categorical | None = None,
         tags: list[tuple[str, ...]] | None = None,
         metadata: list[dict[str, Any] | None] | None = None,
-        images_distinct: bool = False,
     ) -> None:
         """Append a block of rows read from one file, in bulk.
 
@@ -262,9 +258,7 @@ class DatasetBuilder:
         (the lists are taken over, not copied). The rows that carry more (native rows) are
         listed in ``natives`` as ``(position_in_block, split, source, tags, metadata, id, width,
         height, detections)`` tuples in ascending position, and patched over the rest. This is
-        the hot path of loading: a few list and array appends per block. ``images_distinct``:
-        the reader checked that the block's image paths are distinct (spares that check when the
-        dataset is this one block).
+        the hot path of loading: a few list and array appends per block.
         """
         n = len(images)
         given = {"labels": labels, "prompts": prompts, "sources": sources, "tags": tags, "metadata": metadata}
@@ -273,7 +267,6 @@ class DatasetBuilder:
             raise ValueError(f"expected {n} values per column, got {wrong}")
         if not n:
             return
-        self.images_distinct = images_distinct and not self.images
         self.images.extend(images)
         self.labels.extend(labels)
         self.prompts.extend(prompts)
@@ -366,5 +359,4 @@ class DatasetBuilder:
             classes=classes,
             skipped=skipped or [],
             info=info,
-            images_distinct=self.images_distinct,
         )

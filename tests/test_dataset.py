@@ -241,17 +241,3 @@ def test_builder_blocks_keep_first_appearance_order_and_drop_unused_values() -> 
     assert ds._splits.tolist() == [None, "valid", "valid", "valid", "valid", "train"]
     assert ds.count_by("source") == {"synthetic": 4, "pseudo": 1, "real": 1}
     assert [s.tags for s in ds][1:3] == [["t"], ["t"]] and ds[4].metadata == {"k": 3}
-
-
-def test_builder_trusts_distinct_images_only_for_a_single_block() -> None:
-    from datakit.builder import DatasetBuilder
-
-    b = DatasetBuilder()
-    for _ in range(2):  # each block distinct, the same path in both
-        b.extend_rows(["a.jpg", "b.jpg"], ["1", "2"], [None] * 2, [], split=None, source="real", origin=None,
-                      images_distinct=True)  # fmt: skip
-    assert b.build(".")._ids == ["a.jpg", "b.jpg", "a.jpg#2", "b.jpg#2"]
-    one = DatasetBuilder()
-    one.extend_rows(["a.jpg", "b.jpg"], ["1", "2"], [None] * 2, [], split=None, source="real", origin=None,
-                    images_distinct=True)  # fmt: skip
-    assert one.images_distinct and one.build(".")._ids == ["a.jpg", "b.jpg"]

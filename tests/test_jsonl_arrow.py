@@ -286,21 +286,40 @@ def test_int_labels_and_folders_are_read_column_wise(tmp_path: Path) -> None:
     path = tmp_path / "train" / "annotations.jsonl"
     ctx = jsonl._FileContext.of(path, tmp_path, None)
     for case in ("int labels", "images in folders"):
-        chunk = _jsonl_arrow.parse(_write(path, ARROW_CASES[case]), ctx)
-        assert chunk is not None, case
-    assert chunk.images[:2] == ["train/images/0/0.jpg", "train/images/1/1.jpg"]
+        chunks = _jsonl_arrow.parse(_write(path, ARROW_CASES[case]), ctx)
+        assert chunks is not None, case
+    assert chunks[0].images[:2] == ["train/images/0/0.jpg", "train/images/1/1.jpg"]
 
 
 def test_one_thread_gives_the_same_chunk(tmp_path: Path) -> None:
-    """``workers=1``: pyarrow on one thread, byte scans inline, repeats checked by the builder."""
+    """``workers=1``: pyarrow on one thread and the byte scans inline, not on a second thread."""
     path = tmp_path / "train" / "annotations.jsonl"
     ctx = jsonl._FileContext.of(path, tmp_path, None)
     plain = [{"image": f"q{i}.jpg", "suffix": "1"} for i in range(30)]
     data = _write(path, [*plain, *ARROW_CASES["sources"]])
-    one, two = _jsonl_arrow.parse(data, ctx, threads=False), _jsonl_arrow.parse(data, ctx, threads=True)
-    assert one is not None and two is not None
+    ones, twos = _jsonl_arrow.parse(data, ctx, threads=False), _jsonl_arrow.parse(data, ctx, threads=True)
+    assert ones is not None and twos is not None
+    [one], [two] = ones, twos
     for field in ("images", "natives", "tags", "metadata", "lines"):
         assert getattr(one, field) == getattr(two, field), field
     assert [s.to_dict() for s in one.skips] == [s.to_dict() for s in two.skips]
     assert one.labels.tolist() == two.labels.tolist() and one.sources.tolist() == two.sources.tolist()
-    assert (one.images_distinct, two.images_distinct) == (False, True)
+
+
+@pytest.mark.parametrize("piece", [64, 400])
+def test_pieces_and_a_piece_pyarrow_refuses(piece: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large files are read in pieces; a later piece pyarrow refuses is read with orjson alone."""
+    monkeypatch.setattr(_jsonl_arrow, "_PIECE_BYTES", piece)
+    rows: list[Any] = [{"image": f"r{i}.jpg", "prefix": "P", "suffix": str(i % 4)} for i in range(40)]
+    rows[30] = "{broken"
+    rows[33] = {"image": "t.jpg", "suffix": "", "tags": ["x"]}
+    rows[12] = {"image": "m.jpg", "suffix": "1", "metadata": {"c": "red"}, "source": "synthetic"}
+    assert _compare(tmp_path, rows, monkeypatch)
+    ds = _read(tmp_path / "ds", True, None, monkeypatch)
+    assert [(s.line, s.reason.split(" (")[0]) for s in ds.skipped] == [(31, "not valid JSON"), (34, "empty label")]
+    assert len(ds) == 38 and ds["train/m.jpg"].source == "synthetic"
+    data = (tmp_path / "ds" / "train" / "annotations.jsonl").read_bytes()
+    ctx = jsonl._FileContext.of(tmp_path / "ds" / "train" / "annotations.jsonl", tmp_path / "ds", None)
+    chunks = _jsonl_arrow.parse(data, ctx)
+    assert chunks is not None and len(chunks) > 2 and sum(c.lines for c in chunks) == 40
+    assert _jsonl_arrow.parse(b'{"broken\n' + data, ctx) is None  # the first piece decides for the file

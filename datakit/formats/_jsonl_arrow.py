@@ -1,7 +1,9 @@
 r"""Large native JSONL files through pyarrow's multi-threaded JSON reader, checked column by column.
 
-pyarrow parses the whole file on every core into an Arrow table; the common fields are then
-checked column by column. A row whose Arrow values could differ from what ``orjson`` reads, or
+The file is cut into pieces of about 16 MiB at line starts. pyarrow parses each piece on every
+core into an Arrow table, on a thread of its own, while this thread checks the piece before it
+column by column and builds its Python values; a second thread scans the bytes for line ends and
+the text ``null``. A row whose Arrow values could differ from what ``orjson`` reads, or
 whose values need more than a look, is read again from its own line with orjson and decided by
 the exact per-row check of :mod:`datakit.formats.jsonl`, so the result (samples, skips and their
 reasons) is the one the line-by-line path gives. Such rows are those with:
@@ -19,10 +21,12 @@ reasons) is the one the line-by-line path gives. Such rows are those with:
 - the text ``null`` anywhere on the line, when the file has a field for which ``null`` and an
   absent key mean different things (``source``, ``label``, unknown keys).
 
-:func:`parse` returns ``None``, and the caller takes the orjson path for the whole file, when
-pyarrow is not installed or refuses the file (a line that is not JSON, a field whose type changes
-between rows, a key given twice...), when a line does not start with ``{`` (blank lines, a byte
-order mark) or when the row count differs from the line count.
+A piece goes to the orjson path when pyarrow refuses it (a line that is not JSON, a field whose
+type changes between rows, a key given twice...), when a line does not start with ``{`` (blank
+lines, a byte order mark), when its row count differs from its line count, or when most of its
+rows need the per-row check anyway. When that happens to the first piece, or pyarrow is not
+installed, :func:`parse` returns ``None`` and the caller parses the whole file with orjson (in
+parallel processes); a later piece is parsed with orjson in this process.
 
 A metadata object read column-wise lists its keys in the order the file first used them (JSON
 objects are unordered; the values are exactly those orjson reads). Arrow arrays are turned into
@@ -33,6 +37,7 @@ more than the whole check.
 from __future__ import annotations
 
 import importlib.util
+import itertools
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -41,7 +46,7 @@ import orjson
 
 from datakit.builder import _NO_TAGS
 from datakit.columns import Categorical
-from datakit.formats.jsonl import _check_flagged, _Chunk, _drop, _FileContext, _natives
+from datakit.formats.jsonl import _check_flagged, _Chunk, _drop, _FileContext, _natives, _parse_bytes
 from datakit.sample import SOURCES
 
 if TYPE_CHECKING:
@@ -50,7 +55,8 @@ if TYPE_CHECKING:
 
     import pyarrow as pa
 
-    Data = bytes | mmap.mmap
+    File = bytes | mmap.mmap  # a whole file
+    Data = File | memoryview  # a file or a piece of one
 
 _COLUMNWISE = frozenset({"image", "prefix", "suffix", "metadata", "source", "tags"})
 _NULL_IS_ABSENT = frozenset({"image", "prefix", "suffix", "metadata", "tags", "id", "width", "height", "split",
@@ -60,6 +66,7 @@ _ODD_PATH = r"^$|^/|/$|//|\\|:|(^|/)\.\.?(/|$)"
 """Image paths :func:`~datakit.paths.safe_relpath` would change or refuse: empty, absolute, with a
 backslash, a drive colon, an empty, ``.`` or ``..`` segment, or a trailing slash. Any other path is
 already normal: joined to its file's folder it is the root-relative path."""
+_PIECE_BYTES = 16 * 2**20
 _MOSTLY_FLAGGED = 0.25
 """Above this share of rows for the per-row check, the orjson path (in parallel processes) is faster."""
 _BLOCK_BYTES = 8 * 2**20
@@ -246,17 +253,6 @@ def _null_positions(data: Data) -> np.ndarray:
     return np.concatenate(hits)
 
 
-def _count_distinct(col: pa.ChunkedArray) -> bool:
-    """Whether the non-null values of a column are all distinct."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    try:
-        return bool(pc.count_distinct(col).as_py() == len(col) - col.null_count)
-    except pa.ArrowException:
-        return False
-
-
 def _submit(pool: ThreadPoolExecutor | None, fn: Callable[..., Any], *args: Any) -> Future[Any]:
     """``fn(*args)`` on ``pool``'s thread, or here and now without a pool."""
     if pool is not None:
@@ -286,16 +282,12 @@ class _Columns(NamedTuple):
     tags: list[tuple[str, ...]]
     metadata: list[dict[str, Any] | None]
     flagged: np.ndarray
-    distinct: Future[bool] | None  # whether the (joined) image paths are distinct
 
 
-def _columns(
-    table: pa.Table, ends: np.ndarray, nulls: Future[np.ndarray], ctx: _FileContext, pool: ThreadPoolExecutor | None
-) -> _Columns | None:
+def _columns(table: pa.Table, ends: np.ndarray, nulls: np.ndarray, ctx: _FileContext) -> _Columns | None:
     """Every row's values read column-wise, and the rows the exact per-row check must decide.
 
-    ``nulls`` gives the byte offsets of the text ``null``; with a ``pool``, the image paths are
-    checked for repeats on its thread while this one builds the Python values.
+    ``ends`` are the lines' end offsets and ``nulls`` the offsets of the text ``null``.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -311,10 +303,7 @@ def _columns(
         if name not in _COLUMNWISE:
             flagged |= _valid(col)
     if not cols.keys() <= _NULL_IS_ABSENT:  # a line with "null" on it: the per-row check
-        flagged[np.searchsorted(ends, nulls.result())] = True
-    if ctx.prefix:
-        image = pc.binary_join_element_wise(_string(ctx.prefix), image, _string(""))
-    distinct = pool.submit(_count_distinct, image) if pool is not None else None
+        flagged[np.searchsorted(ends, nulls)] = True
     class_set = ctx.class_set
     labels = _categorical(
         cols.get("suffix"), n, flagged,
@@ -324,18 +313,70 @@ def _columns(
     sources = _categorical(cols.get("source"), n, flagged, lambda v: v not in SOURCES)
     tags = _tags(cols.get("tags"), flagged)
     metadata = _metadata(cols.get("metadata"), flagged)
-    return _Columns(image.to_pylist(), labels, prompts, sources, tags, metadata, flagged, distinct)
+    if ctx.prefix:
+        image = pc.binary_join_element_wise(_string(ctx.prefix), image, _string(""))
+    return _Columns(image.to_pylist(), labels, prompts, sources, tags, metadata, flagged)
 
 
-def parse(data: Data, ctx: _FileContext, *, threads: bool = True) -> _Chunk | None:
-    r"""Parse a whole JSONL file's bytes, or ``None`` when it takes the orjson path instead.
+def _cuts(data: File, piece: int) -> list[int]:
+    """Offsets that cut ``data`` into pieces of about ``piece`` bytes at line starts."""
+    size = len(data)
+    cuts = [0]
+    while cuts[-1] + piece < size:
+        nl = data.find(b"\n", cuts[-1] + piece)
+        if nl < 0 or nl + 1 >= size:
+            break
+        cuts.append(nl + 1)
+    return [*cuts, size]
 
-    ``threads``: let pyarrow parse on every core.
+
+def _scan(data: File, a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(starts, ends, nulls)`` of bytes ``[a, b)``, relative to ``a``."""
+    view = memoryview(data)[a:b]
+    return (*_line_bounds(view), _null_positions(view))
+
+
+def _piece(table: pa.Table, piece: Data, starts: np.ndarray, ends: np.ndarray, nulls: np.ndarray,
+           ctx: _FileContext) -> _Chunk | None:  # fmt: skip
+    """The chunk of one piece (line numbers relative to it), or ``None`` for the orjson path."""
+    import pyarrow as pa
+
+    if table.num_rows != len(starts) or not (np.frombuffer(piece, np.uint8)[starts] == ord("{")).all():
+        return None  # a blank line, or one that does not start an object
+    try:
+        cols = _columns(table, ends, nulls, ctx)
+    except pa.ArrowException:  # a column Arrow cannot check: the orjson path decides
+        return None
+    if cols is None or np.count_nonzero(cols.flagged) > _MOSTLY_FLAGGED * len(starts):
+        return None
+
+    def row_at(i: int) -> Any:
+        return orjson.loads(piece[starts[i] : ends[i]])
+
+    fixes, skips, dead = _check_flagged(np.flatnonzero(cols.flagged).tolist(), row_at, ctx)
+    images, tags, metadata = cols.images, cols.tags, cols.metadata
+    for i, r in fixes:
+        images[i] = r[0]
+    labels = _patched(cols.labels, [(i, r[1]) for i, r in fixes])
+    prompts = _patched(cols.prompts, [(i, r[2]) for i, r in fixes])
+    sources = cols.sources
+    natives = _natives([], fixes, dead, ctx)
+    if dead:
+        images, tags, metadata = (_drop(col, dead) for col in (images, tags, metadata))
+        labels, prompts, sources = (_dropped(cat, dead) for cat in (labels, prompts, sources))
+    return _Chunk(images, labels, prompts, natives, skips, len(starts), sources=sources, tags=tags, metadata=metadata)
+
+
+def parse(data: File, ctx: _FileContext, *, threads: bool = True) -> list[_Chunk] | None:
+    r"""Parse a whole JSONL file's bytes into chunks, or ``None`` when it takes the orjson path.
+
+    ``threads``: pyarrow on every core, and the parse and byte scans on threads beside this one
+    (else all in turn, on one core). Chunks come one per piece, line numbers relative to it.
 
     Examples:
         >>> ctx = _FileContext("train/annotations.jsonl", "train", "train", "real", None)
         >>> rows = [b'{"image": "%d.jpg", "suffix": "7"}' % i for i in range(4)]
-        >>> chunk = parse(b"\n".join([*rows, b'{"image": "x.jpg", "suffix": ""}']), ctx)
+        >>> [chunk] = parse(b"\n".join([*rows, b'{"image": "x.jpg", "suffix": ""}']), ctx)
         >>> chunk.images[:2], chunk.labels.tolist()[:2], [(s.line, s.reason) for s in chunk.skips]
         (['train/0.jpg', 'train/1.jpg'], ['7', '7'], [(5, 'empty label')])
         >>> parse(b'{"image": "a.jpg"}\n\n{"image": "b.jpg"}\n', ctx) is None  # a blank line
@@ -344,52 +385,35 @@ def parse(data: Data, ctx: _FileContext, *, threads: bool = True) -> _Chunk | No
     """
     if importlib.util.find_spec("pyarrow") is None or data[:1] != b"{":
         return None
-    # Byte scans run on a second thread while pyarrow parses (numpy and Arrow release the GIL).
-    pool = ThreadPoolExecutor(1) if threads else None
+    parser = ThreadPoolExecutor(1) if threads else None
+    scanner = ThreadPoolExecutor(1) if threads else None
     try:
-        return _parse(data, ctx, threads, pool)
+        return _parse(data, ctx, threads, parser, scanner)
     finally:
-        if pool is not None:
-            pool.shutdown()
+        for pool in (parser, scanner):
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
 
 
-def _parse(data: Data, ctx: _FileContext, threads: bool, pool: ThreadPoolExecutor | None) -> _Chunk | None:
-    import pyarrow as pa
-
-    bounds = _submit(pool, _line_bounds, data)
-    nulls = _submit(pool, _null_positions, data) if pool is not None else None
-    table = _read_table(data, threads)
-    starts, ends = bounds.result()
-    if not (np.frombuffer(data, np.uint8)[starts[1:]] == ord("{")).all():
-        return None  # a blank line, or one that does not start an object
-    if table is None or table.num_rows != len(starts):
-        return None
-    try:
-        cols = _columns(table, ends, nulls or _submit(None, _null_positions, data), ctx, pool)
-    except pa.ArrowException:  # a column Arrow cannot check: the orjson path decides
-        return None
-    del table
-    if cols is None or np.count_nonzero(cols.flagged) > _MOSTLY_FLAGGED * len(starts):
-        return None
-
-    def row_at(i: int) -> Any:
-        return orjson.loads(data[starts[i] : ends[i]])
-
-    fixes, skips, dead = _check_flagged(np.flatnonzero(cols.flagged).tolist(), row_at, ctx)
-    images, tags, metadata = cols.images, cols.tags, cols.metadata
-    moved = False  # a path the per-row check normalised: the distinct check no longer holds
-    for i, r in fixes:
-        moved = moved or images[i] != r[0]
-        images[i] = r[0]
-    distinct = cols.distinct is not None and not moved and cols.distinct.result()
-    labels = _patched(cols.labels, [(i, r[1]) for i, r in fixes])
-    prompts = _patched(cols.prompts, [(i, r[2]) for i, r in fixes])
-    sources = cols.sources
-    natives = _natives([], fixes, dead, ctx)
-    if dead:
-        images, tags, metadata = (_drop(col, dead) for col in (images, tags, metadata))
-        labels, prompts, sources = (_dropped(cat, dead) for cat in (labels, prompts, sources))
-    return _Chunk(
-        images, labels, prompts, natives, skips, len(starts),
-        sources=sources, tags=tags, metadata=metadata, images_distinct=distinct,
-    )  # fmt: skip
+def _parse(
+    data: File, ctx: _FileContext, threads: bool, parser: ThreadPoolExecutor | None, scanner: ThreadPoolExecutor | None
+) -> list[_Chunk] | None:
+    view = memoryview(data)
+    ranges = list(itertools.pairwise(_cuts(data, _PIECE_BYTES)))
+    scans = [_submit(scanner, _scan, data, a, b) for a, b in ranges]
+    table = _submit(parser, _read_table, view[ranges[0][0] : ranges[0][1]], threads)
+    chunks: list[_Chunk] = []
+    for k, (a, b) in enumerate(ranges):
+        this = table.result()
+        if k + 1 < len(ranges):  # pyarrow parses the next piece while this one is checked
+            table = _submit(parser, _read_table, view[ranges[k + 1][0] : ranges[k + 1][1]], threads)
+        piece = view[a:b]
+        starts, ends, nulls = scans[k].result()
+        chunk = _piece(this, piece, starts, ends, nulls, ctx) if this is not None else None
+        del this
+        if chunk is None:
+            if k == 0:
+                return None
+            chunk = _parse_bytes(bytes(piece), ctx)
+        chunks.append(chunk)
+    return chunks

@@ -253,7 +253,6 @@ class _Chunk:
     sources: Categorical | None = None
     tags: list[tuple[str, ...]] | None = None
     metadata: list[dict[str, Any] | None] | None = None
-    images_distinct: bool = False  # the reader checked that no image path repeats
 
     def __getstate__(self) -> dict[str, Any]:
         """Compact form for the trip back from a worker process.
@@ -287,6 +286,11 @@ def _parse_range(path: Path, start: int, end: int | None, ctx: _FileContext) -> 
     with open(path, "rb") as f:
         f.seek(start)
         data = f.read() if end is None else f.read(end - start)
+    return _parse_bytes(data, ctx)
+
+
+def _parse_bytes(data: bytes, ctx: _FileContext) -> _Chunk:
+    """Parse whole lines of JSONL (line numbers count from the first)."""
     lines = data.split(b"\n")
     if lines and not lines[-1]:
         lines.pop()
@@ -549,10 +553,15 @@ def _parse_file(path: Path, ctx: _FileContext, workers: int) -> Iterator[_Chunk]
     if size >= _ARROW_MIN_BYTES:
         from datakit.formats import _jsonl_arrow
 
-        with open(path, "rb") as f, _mapped(f) as data:
-            chunk = _jsonl_arrow.parse(data, ctx, threads=workers > 1)
-        if chunk is not None:
-            yield chunk
+        with open(path, "rb") as f:
+            data = _mapped(f)
+            try:
+                chunks = _jsonl_arrow.parse(data, ctx, threads=workers > 1)
+            finally:
+                with contextlib.suppress(BufferError):  # a view still alive: unmapped when it goes
+                    data.close()
+        if chunks is not None:
+            yield from chunks
             return
     parts = min(workers, max(1, size // (_PARALLEL_MIN_BYTES // 2)))
     ranges = _byte_ranges(path, parts) if parts >= 2 and size >= _PARALLEL_MIN_BYTES else []
@@ -585,7 +594,6 @@ def _read_file(
             chunk.images, chunk.labels, chunk.prompts, chunk.natives,
             split=ctx.folder_split, source=ctx.default_source, origin=ctx.rel_file,
             sources=chunk.sources, tags=chunk.tags, metadata=chunk.metadata,
-            images_distinct=chunk.images_distinct,
         )  # fmt: skip
         for sk in chunk.skips:
             line = sk.line + first_line if isinstance(sk.line, int) else sk.line
