@@ -175,6 +175,10 @@ class DatasetBuilder:
 
     def __init__(self) -> None:
         self.images: list[str] = []
+        # The image paths so far, while blocks come in and none repeats (``None`` after a repeat,
+        # or once rows come one by one): spares build() its own check, which a reader that
+        # parses on other threads can thus overlap with parsing.
+        self._seen: set[str] | None = set()
         self.ids: list[str | None] = []
         self.labels = _CatBuilder()
         self.splits = _CatBuilder()
@@ -215,6 +219,7 @@ class DatasetBuilder:
         ``detections`` holds ``(label, xyxy_box, score_or_None, attributes_or_None)`` tuples.
         ``origin`` is the annotation file (relative to the root) the row came from.
         """
+        self._seen = None
         self.images.append(image)
         self.ids.append(id)
         self.labels.add(label)
@@ -267,6 +272,11 @@ class DatasetBuilder:
             raise ValueError(f"expected {n} values per column, got {wrong}")
         if not n:
             return
+        if self._seen is not None:
+            before = len(self._seen)
+            self._seen.update(images)
+            if len(self._seen) != before + n:
+                self._seen = None
         self.images.extend(images)
         self.labels.extend(labels)
         self.prompts.extend(prompts)
@@ -342,6 +352,8 @@ class DatasetBuilder:
         """Freeze the appended rows into a Dataset rooted at ``root``."""
         from datakit.dataset import Dataset
 
+        distinct = self._seen is not None and len(self._seen) == len(self.images)
+        self._seen = None
         return Dataset._from_columns(
             root=root,
             images=self.images,
@@ -359,4 +371,5 @@ class DatasetBuilder:
             classes=classes,
             skipped=skipped or [],
             info=info,
+            images_distinct=distinct,
         )

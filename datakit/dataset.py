@@ -40,11 +40,14 @@ def field_name(name: str) -> str:
     return name if name.startswith("metadata.") or name in COLUMNS else f"metadata.{name}"
 
 
-def _unique_ids(given: Sequence[str | None], images: list[str]) -> list[str]:
-    """Ids from ``given``, defaulting to the image path; repeats get ``#2``, ``#3``, ..."""
+def _unique_ids(given: Sequence[str | None], images: list[str], images_distinct: bool = False) -> list[str]:
+    """Ids from ``given``, defaulting to the image path; repeats get ``#2``, ``#3``, ...
+
+    ``images_distinct``: the caller has checked that no image path repeats.
+    """
     given_any = given.count(None) != len(given)
     ids = [images[i] if g is None else str(g) for i, g in enumerate(given)] if given_any else images
-    if len(set(ids)) == len(ids):
+    if (images_distinct and not given_any) or len(set(ids)) == len(ids):
         return ids if ids is not images else list(images)
     seen: dict[str, int] = {}
     out = []
@@ -119,6 +122,7 @@ class Dataset:
         classes: list[str] | None,
         skipped: list[Skip],
         info: dict[str, Any] | None = None,
+        images_distinct: bool = False,
     ) -> Dataset:
         n = len(images)
         lengths = {
@@ -133,7 +137,7 @@ class Dataset:
         self = object.__new__(cls)
         self.root = Path(root)
         self._images = images
-        self._ids = _unique_ids(ids, images)
+        self._ids = _unique_ids(ids, images, images_distinct)
         self._labels = labels
         self._splits = splits
         self._sources = sources

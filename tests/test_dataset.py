@@ -241,3 +241,24 @@ def test_builder_blocks_keep_first_appearance_order_and_drop_unused_values() -> 
     assert ds._splits.tolist() == [None, "valid", "valid", "valid", "valid", "train"]
     assert ds.count_by("source") == {"synthetic": 4, "pseudo": 1, "real": 1}
     assert [s.tags for s in ds][1:3] == [["t"], ["t"]] and ds[4].metadata == {"k": 3}
+
+
+def test_builder_finds_repeated_paths_across_blocks_and_single_rows() -> None:
+    """The builder tracks paths block by block (so its final check can be skipped): repeats still show."""
+    from datakit.builder import DatasetBuilder
+
+    def block(b: DatasetBuilder, images: list[str]) -> None:
+        b.extend_rows(images, ["1"] * len(images), [None] * len(images), [], split=None, source="real", origin=None)
+
+    b = DatasetBuilder()
+    block(b, ["a.jpg", "b.jpg"])
+    block(b, ["c.jpg", "a.jpg"])
+    assert b.build(".")._ids == ["a.jpg", "b.jpg", "c.jpg", "a.jpg#2"]
+    b = DatasetBuilder()
+    block(b, ["a.jpg", "b.jpg"])
+    b.add("b.jpg")
+    assert b.build(".")._ids == ["a.jpg", "b.jpg", "b.jpg#2"]
+    b = DatasetBuilder()
+    block(b, ["a.jpg", "b.jpg"])
+    block(b, ["c.jpg"])
+    assert b._seen == {"a.jpg", "b.jpg", "c.jpg"} and b.build(".")._ids == ["a.jpg", "b.jpg", "c.jpg"]

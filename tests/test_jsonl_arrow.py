@@ -288,7 +288,7 @@ def test_int_labels_and_folders_are_read_column_wise(tmp_path: Path) -> None:
     for case in ("int labels", "images in folders"):
         chunks = _jsonl_arrow.parse(_write(path, ARROW_CASES[case]), ctx)
         assert chunks is not None, case
-    assert chunks[0].images[:2] == ["train/images/0/0.jpg", "train/images/1/1.jpg"]
+    assert next(chunks).images[:2] == ["train/images/0/0.jpg", "train/images/1/1.jpg"]
 
 
 def test_one_thread_gives_the_same_chunk(tmp_path: Path) -> None:
@@ -321,5 +321,7 @@ def test_pieces_and_a_piece_pyarrow_refuses(piece: int, tmp_path: Path, monkeypa
     data = (tmp_path / "ds" / "train" / "annotations.jsonl").read_bytes()
     ctx = jsonl._FileContext.of(tmp_path / "ds" / "train" / "annotations.jsonl", tmp_path / "ds", None)
     chunks = _jsonl_arrow.parse(data, ctx)
-    assert chunks is not None and len(chunks) > 2 and sum(c.lines for c in chunks) == 40
+    assert chunks is not None
+    lines = [c.lines for c in chunks]
+    assert len(lines) > 2 and sum(lines) == 40
     assert _jsonl_arrow.parse(b'{"broken\n' + data, ctx) is None  # the first piece decides for the file

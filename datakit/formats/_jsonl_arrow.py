@@ -51,7 +51,7 @@ from datakit.sample import SOURCES
 
 if TYPE_CHECKING:
     import mmap
-    from collections.abc import Callable
+    from collections.abc import Callable, Generator, Iterator
 
     import pyarrow as pa
 
@@ -367,11 +367,13 @@ def _piece(table: pa.Table, piece: Data, starts: np.ndarray, ends: np.ndarray, n
     return _Chunk(images, labels, prompts, natives, skips, len(starts), sources=sources, tags=tags, metadata=metadata)
 
 
-def parse(data: File, ctx: _FileContext, *, threads: bool = True) -> list[_Chunk] | None:
+def parse(data: File, ctx: _FileContext, *, threads: bool = True) -> Iterator[_Chunk] | None:
     r"""Parse a whole JSONL file's bytes into chunks, or ``None`` when it takes the orjson path.
 
     ``threads``: pyarrow on every core, and the parse and byte scans on threads beside this one
-    (else all in turn, on one core). Chunks come one per piece, line numbers relative to it.
+    (else all in turn, on one core). Chunks come one per piece, line numbers relative to it; the
+    first is parsed before this returns, the others as the iterator is consumed (pyarrow parses
+    the next piece while the caller takes one in), so ``data`` must stay readable until then.
 
     Examples:
         >>> ctx = _FileContext("train/annotations.jsonl", "train", "train", "real", None)
@@ -385,24 +387,40 @@ def parse(data: File, ctx: _FileContext, *, threads: bool = True) -> list[_Chunk
     """
     if importlib.util.find_spec("pyarrow") is None or data[:1] != b"{":
         return None
-    parser = ThreadPoolExecutor(1) if threads else None
-    scanner = ThreadPoolExecutor(1) if threads else None
+    pools: list[ThreadPoolExecutor | None] = [ThreadPoolExecutor(1), ThreadPoolExecutor(1)] if threads else [None, None]
+    chunks = _parse(data, ctx, threads, *pools)
+    first = next(chunks)
+    if first is None:
+        _shutdown(pools)
+        return None
+    return _then(first, chunks, pools)
+
+
+def _then(first: _Chunk, rest: Generator[_Chunk | None], pools: list[ThreadPoolExecutor | None]) -> Iterator[_Chunk]:
     try:
-        return _parse(data, ctx, threads, parser, scanner)
+        yield first
+        for chunk in rest:
+            if chunk is not None:
+                yield chunk
     finally:
-        for pool in (parser, scanner):
-            if pool is not None:
-                pool.shutdown(cancel_futures=True)
+        rest.close()
+        _shutdown(pools)
+
+
+def _shutdown(pools: list[ThreadPoolExecutor | None]) -> None:
+    for pool in pools:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
 
 
 def _parse(
     data: File, ctx: _FileContext, threads: bool, parser: ThreadPoolExecutor | None, scanner: ThreadPoolExecutor | None
-) -> list[_Chunk] | None:
+) -> Generator[_Chunk | None]:
+    """Chunks piece by piece; ``None`` first when the first piece takes the orjson path."""
     view = memoryview(data)
     ranges = list(itertools.pairwise(_cuts(data, _PIECE_BYTES)))
     scans = [_submit(scanner, _scan, data, a, b) for a, b in ranges]
     table = _submit(parser, _read_table, view[ranges[0][0] : ranges[0][1]], threads)
-    chunks: list[_Chunk] = []
     for k, (a, b) in enumerate(ranges):
         this = table.result()
         if k + 1 < len(ranges):  # pyarrow parses the next piece while this one is checked
@@ -413,7 +431,7 @@ def _parse(
         del this
         if chunk is None:
             if k == 0:
-                return None
+                yield None
+                return
             chunk = _parse_bytes(bytes(piece), ctx)
-        chunks.append(chunk)
-    return chunks
+        yield chunk

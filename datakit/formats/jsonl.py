@@ -557,12 +557,12 @@ def _parse_file(path: Path, ctx: _FileContext, workers: int) -> Iterator[_Chunk]
             data = _mapped(f)
             try:
                 chunks = _jsonl_arrow.parse(data, ctx, threads=workers > 1)
+                if chunks is not None:
+                    yield from chunks
+                    return
             finally:
                 with contextlib.suppress(BufferError):  # a view still alive: unmapped when it goes
                     data.close()
-        if chunks is not None:
-            yield from chunks
-            return
     parts = min(workers, max(1, size // (_PARALLEL_MIN_BYTES // 2)))
     ranges = _byte_ranges(path, parts) if parts >= 2 and size >= _PARALLEL_MIN_BYTES else []
     if (
