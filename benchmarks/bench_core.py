@@ -95,6 +95,10 @@ EXPLAIN_SLOWER = [
 ]
 
 
+def _loads(runs: list[dict]) -> str:
+    return ", ".join(f"{r['load']:.2f}" for r in runs)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
@@ -156,14 +160,17 @@ def main() -> None:
             f"Versions: {versions('datakit', 'orjson', 'numpy', 'datasets', 'pyarrow', 'pandas')}  ",
             f"Input: {args.rows:,} seed-style rows ({size_mb:.0f} MiB; 30% with colour metadata, 5% synthetic), "
             f"median of {args.repeat} runs, each tool in its own process; load average {load_before:.1f} before, "
-            f"{load_after:.1f} after. `datakit` reads files ≥ 16 MiB with pyarrow's multi-threaded JSON reader "
-            "and checks them column by column, re-reading with orjson only the rows Arrow could read "
-            "differently (`jsonl.read(workers=None)`); `datakit (1 core)` is `workers=1` (one Arrow thread); "
+            f"{load_after:.1f} after. `datakit` reads files ≥ 16 MiB in 16 MiB pieces with pyarrow's "
+            "multi-threaded JSON reader, checking each piece column by column while pyarrow parses the next "
+            "and re-reading with orjson only the rows Arrow could read differently "
+            "(`jsonl.read(workers=None)`); `datakit (1 core)` is `workers=1` (all on one thread); "
             "`datakit (orjson path)` is the path of files pyarrow refuses (a line that is not JSON, say): "
             "orjson in byte ranges on every core. Command: "
             "`flock /tmp/datakit-bench.lock .venv/bin/python benchmarks/bench_core.py`.",
             "",
             table(["tool", "load s", "filter label s", "group count s", "save s", "peak RSS MiB", "load ratio"], rows),
+            "",
+            "Every run's load (s): " + "; ".join(f"{k} {_loads(v)}" for k, v in runs.items()),
             "",
             "Targets:",
             *targets,

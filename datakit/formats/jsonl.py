@@ -620,10 +620,11 @@ def read(
         classes: Declared class list; overrides the manifest's.
         strict: Raise :class:`~datakit.errors.FormatError` on the first bad row instead.
         workers: CPU cores for one large file; default: all. Files of 16 MiB or more are
-            parsed by pyarrow's multi-threaded JSON reader (one thread when ``workers=1``) and
-            checked column by column, with exactly the results of the line-by-line path; a file
-            pyarrow refuses (a line that is not JSON, say) is parsed with orjson, in ``workers``
-            processes over byte ranges when it is 32 MiB or more.
+            parsed in pieces by pyarrow's multi-threaded JSON reader (all on one thread when
+            ``workers=1``) and checked column by column, with exactly the results of the
+            line-by-line path; a file whose first piece pyarrow refuses (a line that is not
+            JSON, say) is parsed with orjson, in ``workers`` processes over byte ranges when it
+            is 32 MiB or more.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
