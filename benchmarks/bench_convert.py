@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _report import machine, run_isolated, table, versions, write_section
+from _report import HWM_KB_EXPR, machine, run_isolated, table, versions, write_section
 
 DATA = Path(__file__).parent / "_data" / "convert"
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,7 +132,9 @@ def _count_yolo(folder):
 def _count_coco(path):
     with open(path) as f:
         return len(_json.load(f)["annotations"])
-"""
+def _peak_mib():
+    return HWM_KB / 1024
+""".replace("HWM_KB", HWM_KB_EXPR)
 
 TOOLS = {
     "datakit": {
@@ -143,7 +145,7 @@ t = time.perf_counter()
 ds = coco.read({ann!r}, images={images!r})
 yolo.write(ds, {out!r}, images="none")
 dt = time.perf_counter() - t
-_peak = int(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:'))) / 1024
+_peak = _peak_mib()
 print(json.dumps(dict(seconds=dt, rss=_peak, boxes=_count_yolo({out!r}))))
 """,
         "y2c": """
@@ -153,7 +155,7 @@ t = time.perf_counter()
 ds = yolo.read({yolo!r})
 coco.write(ds, {out!r}, images="none")
 dt = time.perf_counter() - t
-_peak = int(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:'))) / 1024
+_peak = _peak_mib()
 print(json.dumps(dict(seconds=dt, rss=_peak, boxes=_count_coco({out!r} + "/val/_annotations.coco.json"))))
 """,
     },
@@ -165,7 +167,7 @@ t = time.perf_counter()
 a = AnnotationSet.from_coco({ann!r})
 a.save_yolo_v5({out!r})
 dt = time.perf_counter() - t
-_peak = int(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:'))) / 1024
+_peak = _peak_mib()
 print(json.dumps(dict(seconds=dt, rss=_peak, boxes=_count_yolo({out!r}))))
 """,
         "y2c": """
@@ -175,7 +177,7 @@ t = time.perf_counter()
 a = AnnotationSet.from_yolo_v5({yolo!r} + "/labels/val", image_folder={yolo!r} + "/images/val")
 a.save_coco({out!r} + ".json", auto_ids=True)
 dt = time.perf_counter() - t
-_peak = int(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:'))) / 1024
+_peak = _peak_mib()
 print(json.dumps(dict(seconds=dt, rss=_peak, boxes=_count_coco({out!r} + ".json"))))
 """,
     },
@@ -187,7 +189,7 @@ t = time.perf_counter()
 d = sv.DetectionDataset.from_coco(images_directory_path={images!r}, annotations_path={ann!r})
 d.as_yolo(annotations_directory_path={out!r} + "/labels", data_yaml_path={out!r} + "/data.yaml")
 dt = time.perf_counter() - t
-_peak = int(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:'))) / 1024
+_peak = _peak_mib()
 print(json.dumps(dict(seconds=dt, rss=_peak, boxes=_count_yolo({out!r}))))
 """,
         "y2c": """
@@ -198,7 +200,7 @@ d = sv.DetectionDataset.from_yolo(images_directory_path={yolo!r} + "/images/val"
     annotations_directory_path={yolo!r} + "/labels/val", data_yaml_path={yolo!r} + "/data.yaml")
 d.as_coco(annotations_path={out!r} + ".json")
 dt = time.perf_counter() - t
-_peak = int(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:'))) / 1024
+_peak = _peak_mib()
 print(json.dumps(dict(seconds=dt, rss=_peak, boxes=_count_coco({out!r} + ".json"))))
 """,
     },
@@ -213,7 +215,7 @@ d = fo.Dataset.from_dir(dataset_type=fo.types.COCODetectionDataset, data_path={i
 d.export(export_dir={out!r}, dataset_type=fo.types.YOLOv5Dataset, label_field="gt",
     export_media=False, split="val")
 dt = time.perf_counter() - t
-_peak = int(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:'))) / 1024
+_peak = _peak_mib()
 d.delete()
 print(json.dumps(dict(seconds=dt, rss=_peak, boxes=_count_yolo({out!r}))))
 """,
@@ -227,7 +229,7 @@ d = fo.Dataset.from_dir(dataset_type=fo.types.YOLOv5Dataset, dataset_dir={yolo!r
 d.export(labels_path={out!r} + ".json", dataset_type=fo.types.COCODetectionDataset,
     label_field="gt", export_media=False)
 dt = time.perf_counter() - t
-_peak = int(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:'))) / 1024
+_peak = _peak_mib()
 d.delete()
 print(json.dumps(dict(seconds=dt, rss=_peak, boxes=_count_coco({out!r} + ".json"))))
 """,
