@@ -120,16 +120,7 @@ class _CatBuilder:
 
     def extend(self, values: list[str | None] | Categorical) -> None:
         """Append values, or a categorical block (its codes are mapped onto this vocabulary)."""
-        if isinstance(values, Categorical):
-            self.codes.extend(self.remap(values))
-            return
-        index = self.index
-        for v in dict.fromkeys(values):  # new values get codes in order of first appearance
-            if v is not None and v not in index:
-                index[v] = len(index)
-        lookup: dict[str | None, int] = {None: -1}
-        lookup.update(index)
-        self.codes.extend(list(map(lookup.__getitem__, values)))
+        self.codes.extend(self.remap(values) if isinstance(values, Categorical) else self.codes_of(values))
 
     def repeat(self, v: str | None, n: int) -> None:
         self.codes.fill(self.code(v), n)
@@ -352,8 +343,7 @@ class DatasetBuilder:
         """Freeze the appended rows into a Dataset rooted at ``root``."""
         from datakit.dataset import Dataset
 
-        distinct = self._seen is not None and len(self._seen) == len(self.images)
-        self._seen = None
+        distinct, self._seen = self._seen is not None, None
         return Dataset._from_columns(
             root=root,
             images=self.images,
