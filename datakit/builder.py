@@ -344,7 +344,7 @@ class DatasetBuilder:
         from datakit.dataset import Dataset
 
         distinct, self._seen = self._seen is not None, None
-        return Dataset._from_columns(
+        return Dataset.from_columns(
             root=root,
             images=self.images,
             ids=self.ids,

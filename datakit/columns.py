@@ -8,6 +8,7 @@ keeps every box of every sample in one ``(M, 4)`` array sliced by per-sample off
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -229,3 +230,34 @@ class DetectionColumns:
             np.concatenate([p.scores for p in parts]),
             [a for p in parts for a in p.attributes],
         )
+
+
+@dataclass(frozen=True)
+class Columns:
+    """A read-only view of every column of a :class:`~datakit.dataset.Dataset` (``ds.columns``).
+
+    Attributes:
+        images: Image path per sample, relative to the dataset root.
+        ids: Sample id per sample (unique).
+        labels: Sample labels. splits, sources, prompts: likewise; ``None`` where unset
+            (an unset source reads as ``real``).
+        origins: The annotation file each row was read from (``None`` when not from JSONL).
+        tags: A tuple of tags per sample.
+        metadata: A dict or ``None`` per sample.
+        widths: ``(N,)`` int32 image widths, ``-1`` unknown (non-writeable). heights: likewise.
+        detections: Every box of every sample (:class:`DetectionColumns`).
+
+    """
+
+    images: list[str]
+    ids: list[str]
+    labels: Categorical
+    splits: Categorical
+    sources: Categorical
+    prompts: Categorical
+    origins: Categorical
+    tags: list[tuple[str, ...]]
+    metadata: list[dict[str, Any] | None]
+    widths: np.ndarray
+    heights: np.ndarray
+    detections: DetectionColumns

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from datakit.columns import Categorical, DetectionColumns
+from datakit.columns import Categorical, Columns, DetectionColumns
 from datakit.errors import Skip
 from datakit.images import image_size, load_image
 from datakit.paths import safe_relpath
@@ -103,28 +103,73 @@ class Dataset:
         raise TypeError("build a Dataset with Dataset.from_samples(), Dataset.from_jsonl() or datakit.load()")
 
     @classmethod
-    def _from_columns(
+    def from_columns(
         cls,
         *,
         root: str | Path,
         images: list[str],
-        ids: Sequence[str | None],
-        labels: Categorical,
-        splits: Categorical,
-        sources: Categorical,
-        prompts: Categorical,
-        origins: Categorical,
-        tags: list[tuple[str, ...]],
-        metadata: list[dict[str, Any] | None],
-        widths: np.ndarray,
-        heights: np.ndarray,
-        detections: DetectionColumns,
-        classes: list[str] | None,
-        skipped: list[Skip],
+        ids: Sequence[str | None] | None = None,
+        labels: Categorical | None = None,
+        splits: Categorical | None = None,
+        sources: Categorical | None = None,
+        prompts: Categorical | None = None,
+        origins: Categorical | None = None,
+        tags: list[tuple[str, ...]] | None = None,
+        metadata: list[dict[str, Any] | None] | None = None,
+        widths: np.ndarray | None = None,
+        heights: np.ndarray | None = None,
+        detections: DetectionColumns | None = None,
+        classes: list[str] | None = None,
+        skipped: Sequence[Skip] = (),
         info: dict[str, Any] | None = None,
         images_distinct: bool = False,
     ) -> Dataset:
+        """Build a dataset from whole columns: the one documented way for readers and plug-ins.
+
+        Row-by-row producers use :class:`datakit.builder.DatasetBuilder` (which ends here);
+        code that already holds columns (a format reader, :meth:`replace`) calls this. Image paths
+        must already be safe relative paths (:func:`datakit.paths.safe_relpath`). Absent columns
+        default to unset values (no label, split or prompt, source ``real``, no tags, metadata,
+        detections, sizes ``-1``). Ownership of the passed objects moves to the dataset.
+
+        Args:
+            root: Folder the image paths are relative to.
+            images: Image path per sample.
+            ids: Sample ids (``None`` entries default to the image path; repeats get ``#2``...).
+            labels: Sample labels. splits, sources, prompts: likewise (:class:`Categorical`).
+            origins: The annotation file each row came from (the native writer writes back to it).
+            tags: A tuple of tags per sample.
+            metadata: A dict (or ``None``) per sample.
+            widths: Image widths (``-1`` unknown). heights: likewise.
+            detections: Every sample's boxes (:class:`DetectionColumns`).
+            classes: The declared class list.
+            skipped: Records a reader skipped.
+            info: Free dataset-level dict.
+            images_distinct: The caller has checked that no image path repeats.
+
+        Raises:
+            ValueError: Columns of differing lengths (the message lists them).
+
+        Examples:
+            >>> from datakit.columns import Categorical
+            >>> ds = Dataset.from_columns(root=".", images=["a.jpg", "b.jpg"],
+            ...                           labels=Categorical.from_values(["1", None]))
+            >>> [s.label for s in ds], ds.columns.widths.tolist()
+            (['1', None], [-1, -1])
+
+        """
         n = len(images)
+        ids = [None] * n if ids is None else ids
+        labels = Categorical.constant(None, n) if labels is None else labels
+        splits = Categorical.constant(None, n) if splits is None else splits
+        sources = Categorical.constant(None, n) if sources is None else sources
+        prompts = Categorical.constant(None, n) if prompts is None else prompts
+        origins = Categorical.constant(None, n) if origins is None else origins
+        tags = [()] * n if tags is None else tags
+        metadata = [None] * n if metadata is None else metadata
+        widths = np.full(n, -1, dtype=np.int32) if widths is None else widths
+        heights = np.full(n, -1, dtype=np.int32) if heights is None else heights
+        detections = DetectionColumns.empty(n) if detections is None else detections
         lengths = {
             "ids": len(ids), "labels": len(labels), "splits": len(splits),
             "sources": len(sources), "prompts": len(prompts), "origins": len(origins),
@@ -450,6 +495,87 @@ class Dataset:
         """All detections as flat columns (read-only view; copy before changing)."""
         return self._dets
 
+    @property
+    def columns(self) -> Columns:
+        """Every column, read-only: the inner API for formats, commands and plug-ins.
+
+        Numpy arrays come back as non-writeable views; lists, dicts and :class:`Categorical`
+        objects are the dataset's own and must not be changed (build a new dataset with
+        :meth:`replace` or :meth:`from_columns` instead).
+
+        Examples:
+            >>> ds = Dataset.from_samples([Sample("a.jpg", label="7", split="train")], ".")
+            >>> c = ds.columns
+            >>> c.images, c.labels.tolist(), c.splits[0], c.widths.flags.writeable
+            (['a.jpg'], ['7'], 'train', False)
+
+        """
+        return Columns(
+            images=self._images,
+            ids=self._ids,
+            labels=self._labels,
+            splits=self._splits,
+            sources=self._sources,
+            prompts=self._prompts,
+            origins=self._origins,
+            tags=self._tags,
+            metadata=self._metadata,
+            widths=_readonly(self._widths),
+            heights=_readonly(self._heights),
+            detections=self._dets,
+        )
+
+    def replace(self, **columns: Any) -> Dataset:
+        """A new dataset with some columns (or ``root``, ``classes``, ``info``, ``skipped``) replaced.
+
+        Takes the keyword arguments of :meth:`from_columns`; the others are shared with this
+        dataset, which is not changed.
+
+        Examples:
+            >>> from datakit.columns import Categorical
+            >>> ds = Dataset.from_samples([Sample("a.jpg", label="7")], ".")
+            >>> ds.replace(labels=Categorical.from_values(["8"]))[0].label, ds[0].label
+            ('8', '7')
+
+        """
+        current: dict[str, Any] = {
+            "root": self.root, "images": self._images, "ids": self._ids, "labels": self._labels,
+            "splits": self._splits, "sources": self._sources, "prompts": self._prompts,
+            "origins": self._origins, "tags": self._tags, "metadata": self._metadata,
+            "widths": self._widths.copy(), "heights": self._heights.copy(), "detections": self._dets,
+            "classes": self.classes, "skipped": self.skipped, "info": self.info,
+        }  # fmt: skip
+        unknown = set(columns) - set(current) - {"images_distinct"}
+        if unknown:
+            raise TypeError(f"unknown column(s) {sorted(unknown)}; expected some of {sorted(current)}")
+        current.update(columns)
+        return Dataset.from_columns(**current)
+
+    def detections_table(self) -> dict[str, Any]:
+        """Every detection as one flat table of parallel columns.
+
+        Returns:
+            ``{"sample": (M,) int64 sample index, "label": M labels, "xyxy": (M, 4) float64,
+            "score": (M,) float64 (NaN unknown), "attributes": M dicts or None}``.
+
+        Examples:
+            >>> from datakit.sample import Detection
+            >>> ds = Dataset.from_samples([Sample("a.jpg"), Sample("b.jpg", detections=[
+            ...     Detection("ball", (1, 2, 3, 4), 0.5)])], ".")
+            >>> t = ds.detections_table()
+            >>> t["sample"].tolist(), t["label"], t["xyxy"].tolist(), t["score"].tolist()
+            ([1], ['ball'], [[1.0, 2.0, 3.0, 4.0]], [0.5])
+
+        """
+        d = self._dets
+        return {
+            "sample": d.sample_index(),
+            "label": d.labels.tolist(),
+            "xyxy": _readonly(d.boxes),
+            "score": _readonly(d.scores),
+            "attributes": d.attributes,
+        }
+
     # ----------------------------------------------------------------- selection
     def take(self, indices: Sequence[int] | np.ndarray) -> Dataset:
         """A new dataset of the rows at ``indices`` (in that order)."""
@@ -459,7 +585,7 @@ class Dataset:
         idx = idx % max(len(self), 1)
         il = idx.tolist()
         images, ids, tags, meta = self._images, self._ids, self._tags, self._metadata
-        return Dataset._from_columns(
+        return Dataset.from_columns(
             root=self.root,
             images=[images[i] for i in il],
             ids=[ids[i] for i in il],
@@ -635,7 +761,7 @@ class Dataset:
                 for c in d.classes or []:
                     if c not in classes:
                         classes.append(c)
-        return Dataset._from_columns(
+        return Dataset.from_columns(
             root=root,
             images=[x for d in datasets for x in d._images],
             ids=[x for d in datasets for x in d._ids],
@@ -762,6 +888,12 @@ class Dataset:
             "tags": _json_keys(self.count_by("tag")),
             "skipped": [s.to_dict() for s in self.skipped],
         }
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    v = a.view()
+    v.flags.writeable = False
+    return v
 
 
 def _hashable(v: Any) -> Any:

@@ -351,7 +351,7 @@ def _read_file(
         scores[order],
         [attrs[j] or None for j in ol],
     )
-    ds = Dataset._from_columns(
+    ds = Dataset.from_columns(
         root=root,
         images=images,
         ids=[None] * n,

@@ -345,7 +345,7 @@ def read(
         np.full(len(own), np.nan), [None] * len(own),
     )  # fmt: skip
     extra = {k: v for k, v in spec.items() if k not in ("train", "val", "test", "names", "nc", "path", *custom)}
-    return Dataset._from_columns(
+    return Dataset.from_columns(
         root=root, images=images, ids=[None] * n,
         labels=Categorical.constant(None, n), splits=Categorical.from_values(splits),
         sources=Categorical.constant(None, n), prompts=Categorical.constant(None, n),
