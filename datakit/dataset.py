@@ -136,11 +136,15 @@ class Dataset:
             root: Folder the image paths are relative to.
             images: Image path per sample.
             ids: Sample ids (``None`` entries default to the image path; repeats get ``#2``...).
-            labels: Sample labels. splits, sources, prompts: likewise (:class:`Categorical`).
+            labels: Sample labels (:class:`Categorical`).
+            splits: Sample splits.
+            sources: Sample sources (``None`` reads as ``real``).
+            prompts: Sample prompts (the Roboflow ``prefix``).
             origins: The annotation file each row came from (the native writer writes back to it).
             tags: A tuple of tags per sample.
             metadata: A dict (or ``None``) per sample.
-            widths: Image widths (``-1`` unknown). heights: likewise.
+            widths: Image widths (``-1`` unknown).
+            heights: Image heights (``-1`` unknown).
             detections: Every sample's boxes (:class:`DetectionColumns`).
             classes: The declared class list.
             skipped: Records a reader skipped.
