@@ -12,7 +12,7 @@ export TRANSFORMERS_OFFLINE := 1
 export NO_ALBUMENTATIONS_UPDATE := 1
 export MPLBACKEND := Agg
 
-.PHONY: install demo test lint bench clean
+.PHONY: install browser demo test lint bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,12 +22,19 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -e ".[all,dev]"
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) browser
+
+# The FiftyOne App test drives a real headless Chromium (Debian's package); a fresh machine has none.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the FiftyOne App test"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
 
 demo: $(STAMP)
 	$(PY) scripts/demo.py --out demo_out
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
