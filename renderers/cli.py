@@ -18,7 +18,7 @@ import sys
 from typing import Any
 
 from datakit.cli import CommandError
-from datakit.commands._common import add_common, emit, format_counts
+from datakit.commands._common import add_common, add_scheduler, emit, format_counts
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -60,6 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--format", dest="image_format", choices=("png", "jpg"), default="png", help="image format (default png)"
     )
     j.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: CPU count)")
+    add_scheduler(j)
     j.add_argument("--preview", metavar="SHEET.png", help="also write a contact sheet of the first renders")
     j.add_argument("--preview-count", type=int, default=64, help="renders on the contact sheet (default 64)")
     j.add_argument("--overwrite", action="store_true", help="replace an existing OUT/<split>/synthetic folder")
@@ -209,7 +210,7 @@ def run_jersey(args: argparse.Namespace) -> int:
     try:
         report = write_dataset(
             job, args.out, split=args.split, workers=args.workers, overwrite=args.overwrite,
-            progress=(lambda n: bar.update(n - bar.n)) if bar is not None else None,
+            progress=(lambda n: bar.update(n - bar.n)) if bar is not None else None, scheduler=args.scheduler,
         )  # fmt: skip
     except (FileExistsError, ValueError) as e:
         raise CommandError(str(e)) from None

@@ -1,0 +1,88 @@
+"""The parallel seam: local pools and a Dask LocalCluster on 127.0.0.1 give the same results."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from datakit.parallel import SchedulerError, executor, ordered_map, plan, task_size, with_state
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+def _die_once(arg: tuple[str, int]) -> int:
+    """Kill this worker process the first time item 3 runs (a marker file remembers)."""
+    marker, x = arg
+    if x == 3 and not os.path.exists(marker):
+        Path(marker).write_text("died")
+        os._exit(1)
+    return x * 10
+
+
+def test_plan_parses_schedulers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DATAKIT_SCHEDULER", raising=False)
+    assert plan(workers=1).kind == "serial" and plan(workers=3).kind == "processes"
+    assert plan(scheduler="local:2") .address == "local"
+    assert plan(scheduler="tcp://10.0.0.5:8786").address == "tcp://10.0.0.5:8786"
+    monkeypatch.setenv("DATAKIT_SCHEDULER", "local:3")
+    assert plan().workers == 3 and plan().kind == "dask"
+    for bad in ("local:0", "dask", "http://x:1", "local:two"):
+        with pytest.raises(SchedulerError, match="scheduler"):
+            plan(scheduler=bad)
+
+
+def test_task_size_keeps_tasks_long_enough() -> None:
+    for n, spi, workers in [(10_000, 0.0001, 2), (1_000_000, 0.0001, 8), (50_000, 0.002, 2), (300, 0.01, 2)]:
+        size = task_size(n, spi, workers)
+        assert size * spi >= 0.1  # every task runs at least 100 ms ...
+        assert size * spi <= 0.4 or n / size >= 4 * workers  # ... and no longer than needed to spread the work
+    assert task_size(10_000, 0.0001, 2) == 1250  # 8 tasks of 125 ms: 4 per worker
+    assert task_size(100, 1.0, 2) == 4 and task_size(10, 0.5, 4) == 1  # slow items: few per task
+    assert task_size(0, 1.0, 2) == 1
+
+
+def test_with_state_runs_init_once_per_key() -> None:
+    calls: list[str] = []
+    f = with_state("a", calls.append, ("x",), _square)
+    assert [f(2), f(3)] == [4, 9] and calls == ["x"]
+    g = with_state("b", calls.append, ("y",), _square)
+    assert g(1) == 1 and calls == ["x", "y"]
+
+
+def test_local_pool_and_serial_agree() -> None:
+    with executor(workers=2) as ex:
+        assert list(ordered_map(ex, _square, range(50), window=3)) == [x * x for x in range(50)]
+    with executor(workers=1) as ex:
+        assert ex is None
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_reruns_a_killed_worker_task(tmp_path: Path) -> None:
+    """A worker dies mid-run: Dask reruns its task elsewhere and the ordered result equals a clean run."""
+    marker = str(tmp_path / "marker")
+    with executor(scheduler="local:2") as ex:
+        assert ex is not None
+        client = ex._client  # type: ignore[attr-defined]
+        addresses = {w for w in client.scheduler_info()["workers"]}
+        assert all(a.startswith("tcp://127.0.0.1:") for a in addresses)  # loopback only
+        out = list(ordered_map(ex, _die_once, [(marker, x) for x in range(8)]))
+    assert Path(marker).read_text() == "died"  # a worker really died
+    assert out == [x * 10 for x in range(8)]
+
+
+@pytest.mark.slow
+def test_render_on_a_dask_cluster_is_byte_identical(tmp_path: Path) -> None:
+    from datakit.cli import main
+
+    argv = ["render", "jersey", "--classes", "0-9", "--per-class", "3", "--size", "48", "--seed", "3"]
+    assert main([*argv, "--workers", "1", "--out", str(tmp_path / "local")]) == 0
+    assert main([*argv, "--scheduler", "local:2", "--out", str(tmp_path / "dask")]) == 0
+    local = sorted((tmp_path / "local" / "train" / "synthetic").iterdir())
+    dask = sorted((tmp_path / "dask" / "train" / "synthetic").iterdir())
+    assert [p.name for p in local] == [p.name for p in dask] and len(local) == 31  # 30 crops + annotations
+    for a, b in zip(local, dask, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
