@@ -107,6 +107,7 @@ def radius_pairs(
     block: int = 1 << 18,
     max_per_item: int | None = None,
     return_distance: bool = False,
+    partition: tuple[int, int] | None = None,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Every pair ``(i, j)``, ``i < j``, of 64-bit hashes within Hamming ``radius``.
 
@@ -123,6 +124,10 @@ def radius_pairs(
             (:func:`nearest_pairs`; ties by index), applied as the search goes so memory stays
             linear in ``N`` even where hashes crowd together.
         return_distance: Also return each pair's least distance.
+        partition: ``(p, P)``: build only the table buckets partition ``p`` of ``P`` owns (a bucket
+            of each table goes to one partition, by a hash of its key) and probe them with every
+            query. The union of the ``P`` partitions' pairs, merged, is the unpartitioned result
+            (:func:`datakit.dedup.partitioned.partitioned_pairs`), so no partition holds the whole index.
 
     Returns:
         ``(K, 2)`` int64 array of index pairs, sorted, without repeats (and ``(K,)`` distances
@@ -148,6 +153,8 @@ def radius_pairs(
     if not 2 <= chunks <= 8:
         raise ValueError(f"expected chunks in 2..8, got {chunks}")
     probe = radius // chunks if probe is None else probe
+    if partition is not None and not (partition[1] >= 1 and 0 <= partition[0] < partition[1]):
+        raise ValueError(f"expected partition (p, P) with 0 <= p < P, got {partition}")
     if not 0 <= probe <= max(radius // chunks, 0) or probe > 3:
         raise ValueError(f"expected probe in 0..{min(radius // chunks, 3)}, got {probe}")
     codes = np.ascontiguousarray(codes, dtype=np.uint64)
@@ -168,12 +175,17 @@ def radius_pairs(
     held = 0
     limit = 4 * block
     shift = 0
-    for width in _widths(chunks):
+    for table, width in enumerate(_widths(chunks)):
         mask_all = np.uint64((1 << width) - 1)
         chunk = ((codes >> np.uint64(shift)) & mask_all).astype(np.int64)
         db_chunk = ((db >> np.uint64(shift)) & mask_all).astype(np.int64)
         shift += width
-        order = np.argsort(db_chunk, kind="stable")
+        if partition is None:
+            order = np.argsort(db_chunk, kind="stable")
+        else:  # this partition's buckets only; the others hold the rest
+            mine = np.flatnonzero(bucket_owner(db_chunk, table, partition[1]) == partition[0])
+            order = mine[np.argsort(db_chunk[mine], kind="stable")]
+            db_chunk = db_chunk[mine]
         db_s, own_s = db[order], owner[order]  # the table: entries sorted by key
         starts = np.zeros((1 << width) + 1, dtype=np.int64)
         np.cumsum(np.bincount(db_chunk, minlength=1 << width), out=starts[1:])
@@ -212,6 +224,38 @@ def radius_pairs(
     pairs, dist = _merge(found, found_d, n, max_per_item)
     pairs, dist = pairs.astype(np.int64), dist.astype(np.int64)
     return (pairs, dist) if return_distance else pairs
+
+
+def bucket_owner(keys: np.ndarray, table: int, partitions: int) -> np.ndarray:
+    """The partition that owns each bucket ``keys`` of table ``table`` (a multiplicative hash).
+
+    Examples:
+        >>> bucket_owner(np.arange(6), 0, 3).tolist()
+        [0, 1, 1, 0, 2, 2]
+
+    """
+    salt = np.uint64((table * 0x632BE59BD9B4E019) & 0xFFFFFFFFFFFFFFFF)
+    with np.errstate(over="ignore"):  # wrap-around multiplication is the hash
+        mixed = (np.asarray(keys, dtype=np.uint64) + salt) * np.uint64(0x9E3779B97F4A7C15)
+    return ((mixed >> np.uint64(33)) % np.uint64(partitions)).astype(np.int64)
+
+
+def merge_pairs(
+    parts: list[tuple[np.ndarray, np.ndarray]], n: int, max_per_item: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Merge several searches' ``(pairs, distances)`` into one result, as :func:`radius_pairs` returns it.
+
+    Examples:
+        >>> a = (np.array([[0, 1]]), np.array([2])); b = (np.array([[0, 1], [1, 2]]), np.array([2, 1]))
+        >>> [x.tolist() for x in merge_pairs([a, b], 3)]
+        [[[0, 1], [1, 2]], [2, 1]]
+
+    """
+    parts = [p for p in parts if len(p[0])]
+    if not parts:
+        return np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int64)
+    pairs, dist = _merge([p for p, _ in parts], [d for _, d in parts], n, max_per_item)
+    return pairs.astype(np.int64), dist.astype(np.int64)
 
 
 def _merge(
