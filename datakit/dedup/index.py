@@ -80,6 +80,7 @@ def radius_pairs(
     block: int = ...,
     max_per_item: int | None = ...,
     return_distance: Literal[False] = ...,
+    partition: tuple[int, int] | None = ...,
 ) -> np.ndarray: ...
 
 
@@ -94,6 +95,7 @@ def radius_pairs(
     block: int = ...,
     max_per_item: int | None = ...,
     return_distance: Literal[True],
+    partition: tuple[int, int] | None = ...,
 ) -> tuple[np.ndarray, np.ndarray]: ...
 
 
