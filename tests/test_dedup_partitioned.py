@@ -32,8 +32,8 @@ def test_partitions_equal_the_whole_search(partitions: int) -> None:
 
 
 def test_each_partition_holds_a_share_of_the_index() -> None:
-    keys = np.arange(1 << 16)
-    owners = bucket_owner(keys, table=1, partitions=4)
+    keys = np.random.default_rng(0).integers(0, 1 << 21, 100_000)
+    owners = bucket_owner(keys, 21, 4)
     share = np.bincount(owners, minlength=4) / len(keys)
     assert np.all(np.abs(share - 0.25) < 0.02)
     codes, _ = _codes(2000, seed=9)
@@ -52,7 +52,8 @@ def test_partitions_run_on_an_executor() -> None:
 
 def test_bad_partition_is_refused() -> None:
     codes, _ = _codes(10, seed=0)
-    with pytest.raises(ValueError, match="partition"):
-        radius_pairs(codes, 4, partition=(4, 4))
+    for bad in [(4, 4), (0, 3), (-1, 2)]:
+        with pytest.raises(ValueError, match="partition"):
+            radius_pairs(codes, 4, partition=bad)
     with pytest.raises(ValueError, match="partitions"):
         partitioned_pairs(codes, 4, partitions=0)

@@ -126,10 +126,11 @@ def radius_pairs(
             (:func:`nearest_pairs`; ties by index), applied as the search goes so memory stays
             linear in ``N`` even where hashes crowd together.
         return_distance: Also return each pair's least distance.
-        partition: ``(p, P)``: build only the table buckets partition ``p`` of ``P`` owns (a bucket
-            of each table goes to one partition, by a hash of its key) and probe them with every
-            query. The union of the ``P`` partitions' pairs, merged, is the unpartitioned result
-            (:func:`datakit.dedup.partitioned.partitioned_pairs`), so no partition holds the whole index.
+        partition: ``(p, P)``, ``P`` a power of two: build only the table buckets partition ``p``
+            owns (:func:`bucket_owner`) and probe only them. The union of the ``P`` partitions'
+            pairs, merged, is the unpartitioned result
+            (:func:`datakit.dedup.partitioned.partitioned_pairs`), so no partition holds the whole
+            index or does all the probing.
 
     Returns:
         ``(K, 2)`` int64 array of index pairs, sorted, without repeats (and ``(K,)`` distances
@@ -155,8 +156,11 @@ def radius_pairs(
     if not 2 <= chunks <= 8:
         raise ValueError(f"expected chunks in 2..8, got {chunks}")
     probe = radius // chunks if probe is None else probe
-    if partition is not None and not (partition[1] >= 1 and 0 <= partition[0] < partition[1]):
-        raise ValueError(f"expected partition (p, P) with 0 <= p < P, got {partition}")
+    if partition is not None and not (
+        partition[1] >= 1 and partition[1] & (partition[1] - 1) == 0 and 0 <= partition[0] < partition[1]
+        and partition[1] <= 1 << min(_widths(chunks))
+    ):  # fmt: skip
+        raise ValueError(f"expected partition (p, P) with P a power of two and 0 <= p < P, got {partition}")
     if not 0 <= probe <= max(radius // chunks, 0) or probe > 3:
         raise ValueError(f"expected probe in 0..{min(radius // chunks, 3)}, got {probe}")
     codes = np.ascontiguousarray(codes, dtype=np.uint64)
@@ -177,7 +181,7 @@ def radius_pairs(
     held = 0
     limit = 4 * block
     shift = 0
-    for table, width in enumerate(_widths(chunks)):
+    for width in _widths(chunks):
         mask_all = np.uint64((1 << width) - 1)
         chunk = ((codes >> np.uint64(shift)) & mask_all).astype(np.int64)
         db_chunk = ((db >> np.uint64(shift)) & mask_all).astype(np.int64)
@@ -185,7 +189,7 @@ def radius_pairs(
         if partition is None:
             order = np.argsort(db_chunk, kind="stable")
         else:  # this partition's buckets only; the others hold the rest
-            mine = np.flatnonzero(bucket_owner(db_chunk, table, partition[1]) == partition[0])
+            mine = np.flatnonzero(bucket_owner(db_chunk, width, partition[1]) == partition[0])
             order = mine[np.argsort(db_chunk[mine], kind="stable")]
             db_chunk = db_chunk[mine]
         db_s, own_s = db[order], owner[order]  # the table: entries sorted by key
@@ -194,8 +198,13 @@ def radius_pairs(
         del db_chunk
         qorder = np.argsort(chunk, kind="stable").astype(np.int32)  # sorted queries probe nearby buckets
         q_s, codes_s = chunk[qorder], codes[qorder]
+        top = width - (partition[1].bit_length() - 1) if partition is not None else width
         for m in _masks(probe, width).tolist():
-            q = q_s ^ m
+            a0, a1 = 0, len(q_s)
+            if partition is not None:  # only the queries whose probe lands in this partition's buckets
+                t = partition[0] ^ (m >> top)
+                a0, a1 = (int(x) for x in np.searchsorted(q_s, [t << top, (t + 1) << top]))
+            q = q_s[a0:a1] ^ m
             lo = starts[q]
             cnt = starts[q + 1] - lo
             qi = np.flatnonzero(cnt)
@@ -207,6 +216,7 @@ def radius_pairs(
                 k = cnt[sel]
                 il = np.repeat(sel, k)
                 e = np.arange(int(k.sum())) + np.repeat(lo[sel] - (np.cumsum(k) - k), k)
+                il += a0
                 d = hamming(codes_s[il], db_s[e])
                 ok = d <= radius
                 if ok.any():
@@ -228,18 +238,18 @@ def radius_pairs(
     return (pairs, dist) if return_distance else pairs
 
 
-def bucket_owner(keys: np.ndarray, table: int, partitions: int) -> np.ndarray:
-    """The partition that owns each bucket ``keys`` of table ``table`` (a multiplicative hash).
+def bucket_owner(keys: np.ndarray, width: int, partitions: int) -> np.ndarray:
+    """The partition owning each table bucket: the top ``log2(partitions)`` bits of its ``width``-bit key.
+
+    Sorted queries then probe one partition's buckets from contiguous runs, so each partition
+    does about ``1/partitions`` of the probing as well as holding that share of the table.
 
     Examples:
-        >>> bucket_owner(np.arange(6), 0, 3).tolist()
-        [0, 1, 1, 0, 2, 2]
+        >>> bucket_owner(np.array([0, 5, 8, 15]), 4, 4).tolist()
+        [0, 1, 2, 3]
 
     """
-    salt = np.uint64((table * 0x632BE59BD9B4E019) & 0xFFFFFFFFFFFFFFFF)
-    with np.errstate(over="ignore"):  # wrap-around multiplication is the hash
-        mixed = (np.asarray(keys, dtype=np.uint64) + salt) * np.uint64(0x9E3779B97F4A7C15)
-    return ((mixed >> np.uint64(33)) % np.uint64(partitions)).astype(np.int64)
+    return np.asarray(keys, dtype=np.int64) >> (width - (partitions.bit_length() - 1))
 
 
 def merge_pairs(

@@ -1,13 +1,14 @@
 """Near-duplicate search split into partitions of the hash index, for many workers or a cluster.
 
 :func:`datakit.dedup.index.radius_pairs` builds a few tables keyed on slices of the 64-bit hashes.
-Here each of ``P`` partitions owns a share of every table's buckets (:func:`bucket_owner`) and
-builds only those, then probes them with every query hash; a pair is found by the partition that
+Here each of ``P`` partitions (a power of two) owns the buckets whose keys start with its
+``log2 P`` bits (:func:`bucket_owner`), builds only those, and probes them with the queries whose
+probes land there (contiguous runs of the sorted queries); a pair is found by the partition that
 owns the bucket it shares, so the union of the partitions' pairs, merged, equals the single-process
 search exactly (``max_per_item`` included: a pair among an item's closest overall is among its
-closest in the partition that finds it). A partition holds about ``1/P`` of the index and streams
-the queries: per partition, memory is the query hashes (8 bytes per hash and view) plus its share
-of the tables, and partitions run on any executor from :mod:`datakit.parallel`.
+closest in the partition that finds it). A partition holds about ``1/P`` of the index and does
+about ``1/P`` of the probing; it still reads every query hash (8 bytes per hash and view), and
+partitions run on any executor from :mod:`datakit.parallel`.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def partitioned_pairs(
     Args:
         codes: ``(N,)`` uint64 hashes.
         radius: Largest distance reported.
-        partitions: How many parts the index is split into.
+        partitions: How many parts the index is split into (a power of two).
         views: Optional ``(N, V)`` extra hashes per item (as in ``radius_pairs``).
         executor: Where the parts run (``None``: one after another in this process).
         **options: ``chunks``, ``probe``, ``block``, ``max_per_item`` as in ``radius_pairs``.
@@ -56,7 +57,7 @@ def partitioned_pairs(
         >>> codes = rng.integers(0, 2**63, 200, dtype=np.uint64)
         >>> codes[100:] = codes[:100] ^ np.uint64(0b101)   # 100 near copies, 2 bits away
         >>> whole = radius_pairs(codes, 4, return_distance=True)
-        >>> parts = partitioned_pairs(codes, 4, partitions=3)
+        >>> parts = partitioned_pairs(codes, 4, partitions=4)
         >>> all(np.array_equal(a, b) for a, b in zip(whole, parts)), len(parts[0])
         (True, 100)
 

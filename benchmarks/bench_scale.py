@@ -1,0 +1,201 @@
+"""Scale-out: the Dask seam's overhead, and the partitioned near-duplicate index's per-partition costs.
+
+1. ``render`` of N jersey crops (96 px, ``zc_strong_all``) with 1 worker, a local pool of 2, and
+   ``--scheduler local:2`` (a Dask LocalCluster on 127.0.0.1), each in its own process.
+2. ``dedup`` hashing (the per-image fingerprint step of ``find_duplicates``) of N images the same
+   three ways.
+3. The partitioned near-duplicate search (``datakit.dedup.partitioned``) on 1,000,000 hash records
+   (a code and 9 window views each, with planted near copies) in 1, 2, 4 and 8 partitions: each
+   partition runs in its own process, so its time and peak RSS are what one worker of a cluster
+   would pay; the partitions' merged pairs are checked equal to the single-process search.
+
+    flock /tmp/datakit-bench.lock .venv/bin/python benchmarks/bench_scale.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._report import machine, run_isolated, table, versions, write_section
+
+CACHE = Path(tempfile.gettempdir()) / "datakit-bench-scale"
+
+RENDER = """
+import json, shutil, tempfile, time
+from renderers.batch import RenderJob, write_dataset
+from renderers.jersey import JerseyConfig
+labs = [str((k * 7) % 100) for k in range({n})]
+job = RenderJob(labs, JerseyConfig(size=96, preset="zc_strong_all"), seed=1)
+out = tempfile.mkdtemp()
+t0 = time.perf_counter()
+write_dataset(job, out, workers={workers}, scheduler={scheduler!r}, overwrite=True)
+s = time.perf_counter() - t0
+shutil.rmtree(out)
+print(json.dumps({{"s": s}}))
+"""
+
+HASH = """
+import json, time
+import datakit
+from datakit.dedup.hashing import fingerprints
+from datakit.parallel import executor
+ds = datakit.load({root!r})
+paths = [str(ds.root / p) for p in ds.columns.images]
+t0 = time.perf_counter()
+with executor(workers={workers}, scheduler={scheduler!r}) as ex:
+    fps = fingerprints(paths, executor=ex)
+print(json.dumps({{"s": time.perf_counter() - t0, "n": len(paths)}}))
+"""
+
+PARTITION = """
+import json, time
+import numpy as np
+from datakit.dedup.index import radius_pairs
+d = np.load({data!r})
+codes, views = d["codes"], d["views"]
+t0 = time.perf_counter()
+pairs, dist = radius_pairs(codes, 10, views=views, chunks=3, probe=2, max_per_item=2, return_distance=True,
+                           partition=({p}, {parts}))
+s = time.perf_counter() - t0
+np.savez({out!r}, pairs=pairs, dist=dist)
+print(json.dumps({{"s": s, "pairs": len(pairs)}}))
+"""
+
+
+def hash_records(n: int) -> Path:
+    """``n`` codes with 9 views each; a third of the second half are near copies of the first half."""
+    import numpy as np
+
+    path = CACHE / f"hashes-{n}.npz"
+    if path.exists():
+        return path
+    CACHE.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 2**63, n, dtype=np.uint64) | (rng.integers(0, 2, n, dtype=np.uint64) << np.uint64(63))
+    k = np.arange(0, n // 2, 3)
+    flips = rng.integers(0, 64, (len(k), 4), dtype=np.uint64)
+    noise = np.zeros(len(k), dtype=np.uint64)
+    for j in range(4):
+        noise |= np.uint64(1) << flips[:, j]
+    codes[n // 2 + k] = codes[k] ^ noise
+    views = codes[:, None] ^ (np.uint64(1) << rng.integers(0, 64, (n, 9), dtype=np.uint64))
+    np.savez(path, codes=codes, views=views)
+    return path
+
+
+def image_folder(n: int) -> Path:
+    """``n`` distinct 64×64 JPEGs as a native JSONL dataset (cached)."""
+    import io
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    root = CACHE / f"images-{n}"
+    if (root / "done").exists():
+        return root
+    rng = np.random.default_rng(1)
+    (root / "train").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i in range(n):
+        arr = (rng.random((8, 8, 3)) * 255).astype(np.uint8)
+        img = Image.fromarray(arr).resize((64, 64), Image.BILINEAR)
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=90)
+        (root / "train" / f"{i:06d}.jpg").write_bytes(buf.getvalue())
+        rows.append(json.dumps({"image": f"{i:06d}.jpg", "suffix": str(i % 10)}))
+    (root / "train" / "annotations.jsonl").write_text("\n".join(rows) + "\n")
+    (root / "done").write_text("")
+    return root
+
+
+def median(xs: list[float]) -> float:
+    return sorted(xs)[len(xs) // 2]
+
+
+def three_ways(code: str, repeat: int, **fmt: object) -> dict[str, float]:
+    out = {}
+    for name, workers, scheduler in (("1 worker", 1, None), ("local pool, 2", 2, None), ("dask local:2", 2, "local:2")):
+        out[name] = median([run_isolated(code.format(workers=workers, scheduler=scheduler, **fmt))["s"]
+                            for _ in range(repeat)])  # fmt: skip
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="2,000 crops/images and 200,000 hash records")
+    ap.add_argument("--skip", default="", help="comma-separated parts to skip: render,hash,partition")
+    args = ap.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    n_work = 2_000 if args.quick else 10_000
+    n_hash = 200_000 if args.quick else 1_000_000
+    repeat = 1 if args.quick else 3
+    load0 = os.getloadavg()[0]
+    parts_md = []
+    targets = []
+    for part, code, fmt in (("render", RENDER, {"n": n_work}), ("hash", HASH, {"root": None})):
+        if part in skip:
+            continue
+        if part == "hash":
+            fmt = {"root": str(image_folder(n_work))}
+        t = three_ways(code, repeat, **fmt)
+        rows = [[k, v, n_work / v, t["1 worker"] / v] for k, v in t.items()]
+        what = "render jersey crops (96 px, zc_strong_all)" if part == "render" else "dedup fingerprints of 64×64 JPEGs"
+        parts_md.append(f"**{what}, {n_work:,} items**\n\n" + table(["run", "s", "items/s", "speed-up vs 1 worker"], rows))
+        overhead = t["dask local:2"] / t["local pool, 2"]
+        speedup = t["1 worker"] / t["local pool, 2"]
+        targets.append(f"- {part}: Dask local:2 within 1.15× of the local pool: **{'met' if overhead <= 1.15 else 'not met'}** "
+                       f"({overhead:.2f}×); 2 workers ≥ 1.7× faster than 1: **{'met' if speedup >= 1.7 else 'not met'}** "
+                       f"({speedup:.2f}×)")  # fmt: skip
+    if "partition" not in skip:
+        import numpy as np
+
+        data = hash_records(n_hash)
+        rows = []
+        whole = None
+        for n_parts in (1, 2, 4, 8):
+            times, rss, found = [], [], []
+            with tempfile.TemporaryDirectory() as tmp:
+                for p in range(n_parts):
+                    r = run_isolated(PARTITION.format(data=str(data), p=p, parts=n_parts, out=f"{tmp}/{p}.npz"))
+                    times.append(r["s"])
+                    rss.append(r["peak_rss_mb"])
+                    z = np.load(f"{tmp}/{p}.npz")
+                    found.append((z["pairs"], z["dist"]))
+                from datakit.dedup.index import merge_pairs
+
+                t0 = time.perf_counter()
+                merged = merge_pairs(found, n_hash, 2)
+                t_merge = time.perf_counter() - t0
+            if whole is None:
+                whole = merged
+            equal = np.array_equal(whole[0], merged[0]) and np.array_equal(whole[1], merged[1])
+            rows.append([n_parts, max(times), sum(times), max(rss), t_merge, len(merged[0]), "yes" if equal else "NO"])
+        parts_md.append(f"**Partitioned near-duplicate index, {n_hash:,} records (code + 9 views each), radius 10**\n\n"
+                        + table(["partitions", "slowest partition s", "all partitions s", "peak RSS per partition MiB",
+                                 "merge s", "pairs", "equal to 1 partition"], rows))  # fmt: skip
+    body = f"""## Scale-out: Dask seam overhead and partitioned index (`benchmarks/bench_scale.py`)
+
+Machine: {machine()} (shared with other jobs while measured; load average {load0:.1f} before)
+
+Versions: {versions("datakit", "dask", "distributed", "numpy", "pillow", "opencv-python-headless")}
+
+Each run in its own process, median of {repeat}. Command: `flock /tmp/datakit-bench.lock .venv/bin/python benchmarks/bench_scale.py{" --quick" if args.quick else ""}`.
+
+{chr(10).join(p + chr(10) for p in parts_md)}
+Targets:
+{chr(10).join(targets) if targets else "- (render/hash parts skipped)"}
+"""
+    write_section("scale", body)
+    print(body)
+
+
+if __name__ == "__main__":
+    main()
