@@ -2,8 +2,8 @@
 
 1. ``render`` of N jersey crops (96 px, ``zc_strong_all``) with 1 worker, a local pool of 2, and
    ``--scheduler local:2`` (a Dask LocalCluster on 127.0.0.1), each in its own process.
-2. ``dedup`` hashing (the per-image fingerprint step of ``find_duplicates``) of N images the same
-   three ways.
+2. ``dedup`` (``find_duplicates``: its per-image hashing dominates on distinct images) of N images
+   the same three ways.
 3. The partitioned near-duplicate search (``datakit.dedup.partitioned``) on 1,000,000 hash records
    (a code and 9 window views each, with planted near copies) in 1, 2, 4 and 8 partitions: each
    partition runs in its own process, so its time and peak RSS are what one worker of a cluster
@@ -44,14 +44,11 @@ print(json.dumps({{"s": s}}))
 HASH = """
 import json, time
 import datakit
-from datakit.dedup.hashing import fingerprints
-from datakit.parallel import executor
+from datakit.dedup import find_duplicates
 ds = datakit.load({root!r})
-paths = [str(ds.root / p) for p in ds.columns.images]
 t0 = time.perf_counter()
-with executor(workers={workers}, scheduler={scheduler!r}) as ex:
-    fps = fingerprints(paths, executor=ex)
-print(json.dumps({{"s": time.perf_counter() - t0, "n": len(paths)}}))
+report = find_duplicates(ds, workers={workers}, scheduler={scheduler!r})
+print(json.dumps({{"s": time.perf_counter() - t0, "n": report.images}}))
 """
 
 PARTITION = """
@@ -147,7 +144,7 @@ def main() -> None:
             fmt = {"root": str(image_folder(n_work))}
         t = three_ways(code, repeat, **fmt)
         rows = [[k, v, n_work / v, t["1 worker"] / v] for k, v in t.items()]
-        what = "render jersey crops (96 px, zc_strong_all)" if part == "render" else "dedup fingerprints of 64×64 JPEGs"
+        what = "render jersey crops (96 px, zc_strong_all)" if part == "render" else "dedup (find_duplicates) of 64×64 JPEGs"
         parts_md.append(f"**{what}, {n_work:,} items**\n\n" + table(["run", "s", "items/s", "speed-up vs 1 worker"], rows))
         overhead = t["dask local:2"] / t["local pool, 2"]
         speedup = t["1 worker"] / t["local pool, 2"]

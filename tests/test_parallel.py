@@ -86,3 +86,40 @@ def test_render_on_a_dask_cluster_is_byte_identical(tmp_path: Path) -> None:
     assert [p.name for p in local] == [p.name for p in dask] and len(local) == 31  # 30 crops + annotations
     for a, b in zip(local, dask, strict=True):
         assert a.read_bytes() == b.read_bytes(), a.name
+
+
+@pytest.mark.slow
+def test_dedup_and_validate_on_a_dask_cluster_match_local(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from PIL import Image, ImageDraw
+
+    from datakit.cli import main
+    from tests.conftest import write_jsonl
+
+    root = tmp_path / "ds"
+    rows = []
+    for i in range(300):  # two blocks of fingerprints; every 10th image re-saved as a near copy
+        img = Image.new("RGB", (40, 40), (i % 7 * 30, i % 11 * 20, i % 13 * 15))
+        ImageDraw.Draw(img).text((5, 10), str(i % 50), fill=(255, 255, 255))
+        name = f"{i}.png"
+        (root / "train").mkdir(parents=True, exist_ok=True)
+        img.save(root / "train" / name)
+        if i % 10 == 0:
+            img.save(root / "train" / f"{i}_copy.jpg", quality=95)
+            rows.append({"image": f"{i}_copy.jpg", "suffix": str(i % 50)})
+        rows.append({"image": name, "suffix": str(i % 50)})
+    write_jsonl(root / "train" / "annotations.jsonl", rows)
+
+    def run(*argv: str) -> dict:
+        assert main(list(argv)) == 0
+        return json.loads(capsys.readouterr().out)
+
+    local = run("dedup", str(root), "--workers", "2", "--report", str(tmp_path / "a.json"), "--json")
+    dask = run("dedup", str(root), "--scheduler", "local:2", "--report", str(tmp_path / "b.json"), "--json")
+    assert local["summary"] == dask["summary"] and local["summary"]["near_groups"] + local["summary"]["exact_groups"] >= 25
+    a, b = json.loads((tmp_path / "a.json").read_text()), json.loads((tmp_path / "b.json").read_text())
+    assert a["near_groups"] == b["near_groups"] and a["exact_groups"] == b["exact_groups"]
+    v_local = run("validate", str(root), "--json")
+    v_dask = run("validate", str(root), "--scheduler", "local:2", "--json")
+    assert v_local == v_dask and v_local["images"] == 330

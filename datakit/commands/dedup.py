@@ -5,12 +5,19 @@ from __future__ import annotations
 import argparse
 import sys
 
-from datakit.commands._common import add_common, emit, parse_classes
+from datakit.commands._common import add_common, add_scheduler, emit, parse_classes
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``dedup`` command."""
-    from datakit.dedup import DEFAULT_MIN_COLOUR, DEFAULT_MIN_COSINE, DEFAULT_MIN_SCORE, DEFAULT_RADIUS
+    from datakit.dedup import (
+        DEFAULT_MAX_RESIDUAL,
+        DEFAULT_MIN_COLOUR,
+        DEFAULT_MIN_COSINE,
+        DEFAULT_MIN_LOCAL,
+        DEFAULT_MIN_SCORE,
+        DEFAULT_RADIUS,
+    )
 
     p = sub.add_parser(
         "dedup",
@@ -33,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         ("--min-score", float, DEFAULT_MIN_SCORE, "least aligned thumbnail correlation for phash near duplicates"),
         ("--min-cosine", float, DEFAULT_MIN_COSINE, "least embedding cosine of --method embedding candidates"),
         ("--min-colour", float, DEFAULT_MIN_COLOUR, "least correlation of the 8x8 colour layouts of near duplicates"),
+        ("--max-residual", float, DEFAULT_MAX_RESIDUAL,
+         "largest worst-window RGB difference (grey levels, 64x64 view) of near duplicates"),
+        ("--min-local", float, DEFAULT_MIN_LOCAL, "least local correlation (64x64 view) of near duplicates"),
     ):
         p.add_argument(flag, type=kind, default=default, help=f"{what} (default {default})")
     p.add_argument("--apply", action="store_true", help="write the cleaned dataset under --out")
@@ -50,6 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--images", choices=("copy", "link"), default="copy", help="how --apply places images (default copy)"
     )
     p.add_argument("--workers", type=int, default=None, help="decoding processes (default: CPU count)")
+    add_scheduler(p)
     add_common(p, out=True)
     p.set_defaults(func=run)
 
@@ -81,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
     report = find_duplicates(
         ds, method=args.method, radius=args.radius, min_score=args.min_score,
         min_cosine=args.min_cosine,
-        min_colour=args.min_colour, workers=args.workers, progress=progress,
+        min_colour=args.min_colour, max_residual=args.max_residual,
+        min_local=args.min_local, workers=args.workers, scheduler=args.scheduler, progress=progress,
     )  # fmt: skip
     if args.report:
         report.save(args.report)

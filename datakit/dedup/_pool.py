@@ -14,11 +14,13 @@ R = TypeVar("R")
 
 
 @contextmanager
-def worker_pool(workers: int) -> Iterator[Executor | None]:
+def worker_pool(workers: int, scheduler: str | None = None) -> Iterator[Executor | None]:
     """A process pool of ``workers`` (``None`` for one worker), shut down on exit.
 
     The parent's objects are frozen for the garbage collector meanwhile, so forked workers
-    never touch (and so never copy) them.
+    never touch (and so never copy) them. With a Dask ``scheduler`` (or ``DATAKIT_SCHEDULER``;
+    see :mod:`datakit.parallel`) the executor is the cluster's; its workers must see the images
+    at the same paths.
 
     Examples:
         >>> with worker_pool(1) as pool:
@@ -26,6 +28,12 @@ def worker_pool(workers: int) -> Iterator[Executor | None]:
         True
 
     """
+    from datakit.parallel import executor, plan
+
+    if plan(max(workers, 1), scheduler).kind == "dask":
+        with executor(scheduler=scheduler) as ex:
+            yield ex
+        return
     if workers <= 1:
         yield None
         return

@@ -14,12 +14,14 @@ import numpy as np
 
 from datakit.dedup._pool import bounded_map, worker_pool
 from datakit.dedup.clusters import UnionFind
+from datakit.dedup.detail import DEFAULT_MAX_RESIDUAL, DEFAULT_MIN_LOCAL, verify_details
 from datakit.dedup.embedding import DEFAULT_MIN_COSINE
 from datakit.dedup.hashing import Fingerprints, fingerprints, pixel_digest
 from datakit.dedup.index import MAX_RADIUS, _unique_min, nearest_pairs, radius_pairs
 from datakit.dedup.near import DEFAULT_MIN_COLOUR, DEFAULT_MIN_SCORE, DEFAULT_RADIUS, colour_scores, verify_pairs
 from datakit.dedup.report import DedupReport
 from datakit.dedup.rows import empty_label_rows, resolve_rows
+from datakit.paths import RootGuard
 
 if TYPE_CHECKING:
     from datakit.dataset import Dataset
@@ -110,7 +112,10 @@ def find_duplicates(
     min_score: float = DEFAULT_MIN_SCORE,
     min_colour: float = DEFAULT_MIN_COLOUR,
     min_cosine: float = DEFAULT_MIN_COSINE,
+    max_residual: float = DEFAULT_MAX_RESIDUAL,
+    min_local: float = DEFAULT_MIN_LOCAL,
     workers: int | None = None,
+    scheduler: str | None = None,
     progress: bool = False,
     embed: Callable[[list[str]], tuple[np.ndarray, list[str | None]]] | None = None,
 ) -> DedupReport:
@@ -126,8 +131,13 @@ def find_duplicates(
        either image, and whose aligned thumbnail correlation is at least ``min_score``. The
        ``embedding`` method takes its candidates from EfficientNet-Lite0 embeddings instead
        (SimHash index, then cosine at least ``min_cosine``) and verifies them the same way.
+       Last, every pair that passed is decoded again at 64×64 RGB, aligned, and must agree
+       window by window (:mod:`datakit.dedup.detail`: least local correlation at least
+       ``min_local``, worst colour residual at most ``max_residual``): a crop with another
+       number or a number of another colour is not a near copy, however alike the rest.
     4. Pairs whose images carry different labels are **label conflicts**: they join a cluster
-       (so splits keep them together) but never a near-duplicate group.
+       (so splits keep them together) but never a near-duplicate group. A conflict meets the
+       near-copy standard first (all of step 3, the detail check included) or is an exact copy.
     5. **Rows**: several annotation rows for one image (see :mod:`datakit.dedup.rows`).
     6. **Leaks**: clusters (or one image) present in more than one split.
 
@@ -138,7 +148,11 @@ def find_duplicates(
         min_score: Least aligned correlation for ``phash`` near duplicates.
         min_colour: Least correlation of the 8×8 RGB layouts for ``phash`` near duplicates.
         min_cosine: Least embedding cosine for ``embedding`` candidates.
+        max_residual: Largest worst-window colour residual (grey levels) of the detail check.
+        min_local: Least local correlation of the detail check.
         workers: Processes for decoding (default: CPU count, at most 8).
+        scheduler: A Dask scheduler for the decoding (``local:N``, ``tcp://HOST:PORT``; default
+            ``DATAKIT_SCHEDULER``, else local processes): results are identical.
         progress: Show progress bars on stderr.
         embed: Replaces the EfficientNet embedder (paths → (embeddings, errors)); for tests.
 
@@ -164,18 +178,21 @@ def find_duplicates(
         raise ValueError(f"expected radius in 0..{MAX_RADIUS}, got {radius}")
     if not all(-1.0 <= x <= 1.0 for x in (min_score, min_colour, min_cosine)):
         raise ValueError("expected min_score, min_colour and min_cosine in [-1, 1]")
+    if not max_residual >= 0:
+        raise ValueError(f"expected max_residual >= 0, got {max_residual}")
     workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
 
-    with worker_pool(workers) as pool:
-        images = list(dict.fromkeys(ds._images))
+    with worker_pool(workers, scheduler) as pool:
+        cols = ds.columns
+        images = list(dict.fromkeys(cols.images))
         index = {p: k for k, p in enumerate(images)}
         n = len(images)
         none: frozenset[str] = frozenset()
         labels: list[frozenset[str]] = [none] * n  # shared empty set: compact for 100k+ images
         splits: list[frozenset[str]] = [none] * n
-        for i, img in enumerate(ds._images):
+        for i, img in enumerate(cols.images):
             k = index[img]
-            lab, sp = ds._labels[i], ds._splits[i]
+            lab, sp = cols.labels[i], cols.splits[i]
             if lab is not None and lab not in labels[k]:
                 labels[k] = labels[k] | {lab}
             if sp is not None and sp not in splits[k]:
@@ -186,8 +203,13 @@ def find_duplicates(
             report.settings = {"radius": radius, "min_cosine": min_cosine, "simhash_radius": EMBEDDING_RADIUS}
         else:
             report.settings = {"radius": radius, "min_score": min_score, "min_colour": min_colour}
+        report.settings.update(max_residual=max_residual, min_local=min_local)
 
         abs_paths = [str(ds.root / p) for p in images]
+        guard = RootGuard(ds.root)  # symlinks out of the root are not read (--follow-symlinks)
+        blocked = {k: why for k, p in enumerate(images) if (why := guard.problem(p, regular=False)) is not None}
+        for k in blocked:
+            abs_paths[k] = ""
         clock = time.perf_counter()
 
         def lap(stage: str) -> None:
@@ -197,6 +219,8 @@ def find_duplicates(
             clock = now
 
         fps = _fingerprint_all(abs_paths, pool, progress)
+        for k, why in blocked.items():
+            fps.errors[k] = why
         lap("fingerprints")
         for p, err in zip(images, fps.errors, strict=True):
             if err is not None:
@@ -269,9 +293,12 @@ def find_duplicates(
         pairs = pairs[nearest_pairs(pairs, prank - colour, n, MAX_PARTNERS)]
         lap("colour")
         kept, scores = verify_pairs(fps.thumbs, pairs, min_score, workers=workers, pool=pool)
+        lap("near")
+        detail_ok = verify_details(abs_paths, kept, max_residual, min_local, pool=pool)
+        kept, scores = kept[detail_ok], scores[detail_ok]
         near_pairs = [(a, b, round(float(s), 4)) for (a, b), s in zip(kept.tolist(), scores.tolist(), strict=True)]
 
-        lap("near")
+        lap("detail")
 
         # ---- clusters
         every = UnionFind(n)
