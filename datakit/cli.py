@@ -70,6 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        from datakit.commands._common import check_out
+
+        check_out(args)  # --out never the input nor inside it, for every command
         return int(args.func(args) or 0)
     except (DatakitError, FileNotFoundError, NotADirectoryError, ValueError, KeyError) as e:
         msg = str(e) if not isinstance(e, KeyError) else str(e.args[0] if e.args else e)

@@ -58,15 +58,48 @@ def _unique_ids(given: Sequence[str | None], images: list[str], images_distinct:
     return out
 
 
-class Dataset:
+def _format(name: str) -> Any:
+    """The registered format ``name`` (or ``None``), for ``from_<name>``/``to_<name>``."""
+    from datakit.formats import registry
+
+    try:
+        return registry.get(name)
+    except ValueError:
+        return None
+
+
+class _DatasetType(type):
+    """The Dataset's metaclass: ``Dataset.from_<format>`` for every registered format."""
+
+    if not TYPE_CHECKING:  # mypy keeps checking attribute names; these exist at run time
+
+        def __getattr__(cls, name: str) -> Any:
+            fmt = _format(name[len("from_") :]) if name.startswith("from_") else None
+            if fmt is None:
+                raise AttributeError(f"type object {cls.__name__!r} has no attribute {name!r}")
+
+            def reader(path: str | Path, **options: Any) -> Dataset:
+                return cls.read(path, fmt.name, **options)
+
+            reader.__name__ = reader.__qualname__ = name
+            reader.__doc__ = f"Read {fmt.summary}; see :func:`{fmt.module}.read`."
+            return reader
+
+
+class Dataset(metaclass=_DatasetType):
     """A set of samples rooted at a folder, stored as columns.
 
     Image paths are relative to ``root``. ``classes`` is the declared class list (or ``None``),
     ``info`` a free dataset-level dict (COCO ``info``/``licenses``/categories, provenance), and
-    ``skipped`` the records a reader skipped. Build one with a reader (:meth:`from_jsonl`,
-    :func:`datakit.load`), or from :class:`~datakit.sample.Sample` records with
-    :meth:`from_samples`. Operations return new datasets; the columns of the source are not
-    changed.
+    ``skipped`` the records a reader skipped. Build one with a reader (:meth:`read`,
+    :func:`datakit.load`, ``Dataset.from_<format>`` for every registered format: typed methods
+    for the first five, found in :mod:`datakit.formats.registry` at run time for the others), from
+    :class:`~datakit.sample.Sample` records with :meth:`from_samples`, row by row with
+    :class:`datakit.builder.DatasetBuilder`, or from whole columns with :meth:`from_columns`.
+    Read columns through :attr:`columns` (read-only) and :meth:`detections_table`.
+    Operations return new datasets; the columns of the source are never changed (the only
+    state filled later is a private cache of image sizes read from headers, see
+    :meth:`image_size`).
 
     Examples:
         >>> from datakit import Dataset, Sample
@@ -98,6 +131,7 @@ class Dataset:
     _heights: np.ndarray
     _dets: DetectionColumns
     _id_index: dict[str, int] | None
+    _size_cache: np.ndarray | None
 
     def __init__(self) -> None:  # pragma: no cover - use the constructors
         raise TypeError("build a Dataset with Dataset.from_samples(), Dataset.from_jsonl() or datakit.load()")
@@ -201,6 +235,7 @@ class Dataset:
         self.skipped = list(skipped)
         self.info = dict(info or {})
         self._id_index = None
+        self._size_cache = None
         return self
 
     # ----------------------------------------------------------------- constructors
@@ -301,10 +336,11 @@ class Dataset:
         return formats.get(format or formats.detect(path)).read(path, **options)
 
     def write(self, out: str | Path, format: str, **options: Any) -> Any:
-        """Write the dataset in a registered format; returns that writer's result.
+        """Write the dataset in a registered format (``to_<format>`` is the same).
 
-        ``jsonl`` returns the output folder; the other writers a
-        :class:`~datakit.formats._common.WriteResult` listing what the format could not hold.
+        Returns the :class:`~datakit.formats._common.WriteResult` listing what was written,
+        skipped and what the format could not hold. (:meth:`save` writes native JSONL and
+        returns the folder.)
 
         Examples:
             >>> import pathlib, tempfile
@@ -317,6 +353,25 @@ class Dataset:
         from datakit import formats
 
         return formats.get(format).write(self, out, **options)
+
+    if not TYPE_CHECKING:  # mypy keeps checking attribute names; these exist at run time
+
+        def __getattr__(self, name: str) -> Any:
+            fmt = _format(name[len("to_") :]) if name.startswith("to_") else None
+            if fmt is None:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+            def writer(out: str | Path, **options: Any) -> Any:
+                return self.write(out, fmt.name, **options)
+
+            writer.__name__ = writer.__qualname__ = name
+            writer.__doc__ = f"Write {fmt.summary}; see :func:`{fmt.module}.write`."
+            return writer
+
+    def __dir__(self) -> list[str]:
+        from datakit.formats import registry
+
+        return sorted({*super().__dir__(), *(f"to_{n}" for n in registry.names())})
 
     def to_coco(self, out: str | Path, **options: Any) -> Any:
         """Write COCO (Roboflow layout by default); see :func:`datakit.formats.coco.write`."""
@@ -841,27 +896,40 @@ class Dataset:
             FileNotFoundError: The image file is missing (the message names it).
 
         """
-        return load_image(self.image_path(i), mode=mode)
+        return load_image(self.image_path(i), mode=mode, root=self.root)  # upright, inside the root
+
+    def _sizes(self) -> np.ndarray:
+        """The ``(N, 2)`` size cache: declared sizes, and sizes read from headers so far."""
+        if self._size_cache is None:
+            self._size_cache = np.stack([self._widths, self._heights], axis=1)
+        return self._size_cache
 
     def image_size(self, i: int | str) -> tuple[int, int]:
-        """``(width, height)`` of sample ``i``, read from the file header once and cached."""
+        """``(width, height)`` of sample ``i``: the declared size, else read from the file header once.
+
+        A size read from a header is kept in a private cache, not in the dataset's columns
+        (``ds.columns.widths`` and ``ds[i].width`` still say what was declared); build a
+        dataset with known sizes with ``ds.replace(widths=..., heights=...)``.
+        """
         idx = self.index_of(i) if isinstance(i, str) else int(i)
-        if self._widths[idx] < 0 or self._heights[idx] < 0:
-            w, h = image_size(self.root / self._images[idx])
-            self._widths[idx], self._heights[idx] = w, h
-        return int(self._widths[idx]), int(self._heights[idx])
+        sizes = self._sizes()
+        if sizes[idx, 0] < 0 or sizes[idx, 1] < 0:
+            sizes[idx] = image_size(self.root / self._images[idx])
+        return int(sizes[idx, 0]), int(sizes[idx, 1])
 
     def image_sizes(self, *, workers: int = 8, errors: str = "raise") -> np.ndarray:
         """``(N, 2)`` int array of ``(width, height)`` for every sample, read from headers.
 
-        Unknown sizes are read in parallel threads (header reads are I/O bound) and cached.
+        Unknown sizes are read in parallel threads (header reads are I/O bound) and cached
+        like :meth:`image_size` (the columns are not changed).
 
         Args:
             workers: Threads used to read headers.
             errors: ``"raise"`` on a missing/unreadable image, or ``"ignore"`` to leave ``-1``.
 
         """
-        todo = np.flatnonzero((self._widths < 0) | (self._heights < 0)).tolist()
+        sizes = self._sizes()
+        todo = np.flatnonzero((sizes[:, 0] < 0) | (sizes[:, 1] < 0)).tolist()
 
         def read(i: int) -> tuple[int, int]:
             try:
@@ -874,8 +942,8 @@ class Dataset:
         if todo:
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 for i, (w, h) in zip(todo, pool.map(read, todo), strict=True):
-                    self._widths[i], self._heights[i] = w, h
-        return np.stack([self._widths, self._heights], axis=1).astype(np.int64)
+                    sizes[i] = w, h
+        return sizes.astype(np.int64)
 
     # ----------------------------------------------------------------- summary
     def summary(self) -> dict[str, Any]:
@@ -885,7 +953,9 @@ class Dataset:
             "samples": len(self),
             "splits": _json_keys(self.count_by("split")),
             "sources": _json_keys(self.count_by("source")),
-            "labels": _json_keys(self.count_by("label")),
+            # an unset label is no label, counted apart (a real label "null" stays a label)
+            "labels": _json_keys({k: v for k, v in self.count_by("label").items() if k is not None}),
+            "unlabeled": self.count_by("label").get(None, 0),
             "classes": self.classes,
             "detections": len(self._dets),
             "detection_labels": _json_keys(self._dets.labels.counts()),

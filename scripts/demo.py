@@ -1,7 +1,7 @@
 """`make demo`: the main job end to end, on data this script generates.
 
-Builds a small jersey-crop dataset in the seed's layout (train/valid/test, each with an
-``annotations.jsonl`` of ``{"image", "prefix", "suffix"}`` rows, plus a few of the seed's bad rows),
+Builds a small jersey-crop dataset in the jersey OCR project's layout (train/valid/test, each with an
+``annotations.jsonl`` of ``{"image", "prefix", "suffix"}`` rows, plus a few of its bad rows),
 then runs the datakit commands a user would run on it, printing each command and where its
 outputs are.
 
@@ -30,7 +30,7 @@ JERSEYS = {
     "black": (25, 25, 25),
 }
 NUMBERS = {"white": "navy", "navy": "white", "red": "white", "yellow": "navy", "green": "white", "black": "yellow"}
-# A long-tailed label distribution like the seed's (class 8: many; class 6: few).
+# A long-tailed label distribution like the jersey OCR project's (class 8: many; class 6: few).
 LABEL_WEIGHTS = {"8": 30, "23": 24, "11": 18, "3": 14, "30": 10, "0": 8, "24": 6, "13": 4, "6": 2, "77": 2}
 
 
@@ -58,7 +58,7 @@ def crop(number: str, jersey: str, rng: random.Random) -> Image.Image:
 
 
 def build_dataset(root: Path, seed: int = 0) -> Path:
-    """The seed layout with 240 crops, and the seed's bad rows (empty suffix beside a valid one)."""
+    """The jersey OCR project's layout with 240 crops, and its bad rows (empty suffix beside a valid one)."""
     rng = random.Random(seed)
     train_rows: list[dict[str, str]] = []
     if root.exists():
@@ -76,7 +76,7 @@ def build_dataset(root: Path, seed: int = 0) -> Path:
                 quality=rng.randint(60, 95),
             )
             rows.append({"image": name, "prefix": PROMPT, "suffix": label})
-            if split == "train" and i % 40 == 5:  # the seed's duplicate row with an empty suffix
+            if split == "train" and i % 40 == 5:  # the project's duplicate row with an empty suffix
                 rows.append({"image": name, "prefix": PROMPT, "suffix": ""})
         if split != "train":  # copies of train crops leaked into eval: re-saved PNG, re-encoded JPEG
             for k in range(3):
@@ -118,7 +118,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     data, clean, full = out / "jerseys", out / "clean", out / "annotated"
 
-    print("== 1. A jersey-crop dataset in the seed's layout (with the seed's bad rows and leaked copies)")
+    print("== 1. A jersey-crop dataset in the jersey OCR project's layout (with its bad rows and leaked copies)")
     build_dataset(data)
     print(f"wrote {data}")
     run("info", str(data))
@@ -131,7 +131,7 @@ def main() -> None:
     print("\n== 3. Annotate jersey/number colours offline (the VLM annotator takes --with vlm --model ID_OR_DIR)")
     run("annotate", str(clean), "--with", "color", "--out", str(full), "--no-progress")
 
-    print("\n== 4. Render synthetic crops for the rare classes (the seed's rule: <50 real -> 200), colours")
+    print("\n== 4. Render synthetic crops for the rare classes (the jersey OCR project's rule: <50 real -> 200), colours")
     print("      sampled from the annotated reference, then audit real vs synthetic, split by split")
     run("render", "presets")
     run(
@@ -172,7 +172,7 @@ def main() -> None:
 
     print("\n== Outputs")
     for name, path in [
-        ("seed-layout dataset", data),
+        ("jersey dataset (project layout)", data),
         ("summary (JSON)", out / "info.json"),
         ("dedup report", out / "dedup_report.json"),
         ("deduplicated", clean),

@@ -171,7 +171,7 @@ def test_columnar_storage_scales(tmp_path: Path) -> None:
             detections=[("ball", (0.0, 0.0, 1.0, 1.0), 0.5, None)] if i % 2 else None,
         )
     ds = b.build(tmp_path)
-    assert ds._labels.codes.dtype == np.int32 and len(ds._labels.values) == 50
+    assert ds.columns.labels.codes.dtype == np.int32 and len(ds.columns.labels.values) == 50
     assert ds.detections.boxes.shape == (50_000, 4)
     assert ds.filter(label="7").count_by("label") == {"7": 2000}
     assert ds.count_by("detections.label") == {"ball": 50_000}
@@ -181,7 +181,8 @@ def test_summary_and_labels_sorted_numerically(ds: Dataset) -> None:
     d = Dataset.from_samples([Sample(f"{n}.jpg", label=n) for n in ["10", "2", "33", "2"]], root=".")
     assert d.labels == ["2", "10", "33"]
     s = ds.summary()
-    assert s["samples"] == 4 and s["labels"] == {"23": 2, "7": 1, "null": 1} and s["skipped"] == []
+    assert s["samples"] == 4 and s["labels"] == {"23": 2, "7": 1} and s["skipped"] == []
+    assert s["unlabeled"] == 1  # no label is not the label "null" (issue 14)
 
 
 def test_top_level_api() -> None:
@@ -234,11 +235,11 @@ def test_builder_blocks_keep_first_appearance_order_and_drop_unused_values() -> 
     b.extend_rows(["a", "b", "c", "d"], labels, [None] * 4, natives, split="train", source="real", origin="f")
     b.extend_rows(["e"], ["x"], ["P"], [], split="train", source="real", origin="f")
     ds = b.build(".")
-    assert ds._labels.tolist() == ["z", "y", "x", None, "y", "x"]
-    assert ds._labels.values == ["z", "y", "x"]  # first appearance; "w" dropped
+    assert ds.columns.labels.tolist() == ["z", "y", "x", None, "y", "x"]
+    assert ds.columns.labels.values == ["z", "y", "x"]  # first appearance; "w" dropped
     # Every row of the first block overrides the default split and source: they are not values.
-    assert ds._sources.values == ["pseudo", "synthetic", "real"]
-    assert ds._splits.tolist() == [None, "valid", "valid", "valid", "valid", "train"]
+    assert ds.columns.sources.values == ["pseudo", "synthetic", "real"]
+    assert ds.columns.splits.tolist() == [None, "valid", "valid", "valid", "valid", "train"]
     assert ds.count_by("source") == {"synthetic": 4, "pseudo": 1, "real": 1}
     assert [s.tags for s in ds][1:3] == [["t"], ["t"]] and ds[4].metadata == {"k": 3}
 
@@ -253,12 +254,12 @@ def test_builder_finds_repeated_paths_across_blocks_and_single_rows() -> None:
     b = DatasetBuilder()
     block(b, ["a.jpg", "b.jpg"])
     block(b, ["c.jpg", "a.jpg"])
-    assert b.build(".")._ids == ["a.jpg", "b.jpg", "c.jpg", "a.jpg#2"]
+    assert b.build(".").columns.ids == ["a.jpg", "b.jpg", "c.jpg", "a.jpg#2"]
     b = DatasetBuilder()
     block(b, ["a.jpg", "b.jpg"])
     b.add("b.jpg")
-    assert b.build(".")._ids == ["a.jpg", "b.jpg", "b.jpg#2"]
+    assert b.build(".").columns.ids == ["a.jpg", "b.jpg", "b.jpg#2"]
     b = DatasetBuilder()
     block(b, ["a.jpg", "b.jpg"])
     block(b, ["c.jpg"])
-    assert b._seen == {"a.jpg", "b.jpg", "c.jpg"} and b.build(".")._ids == ["a.jpg", "b.jpg", "c.jpg"]
+    assert b._seen == {"a.jpg", "b.jpg", "c.jpg"} and b.build(".").columns.ids == ["a.jpg", "b.jpg", "c.jpg"]

@@ -113,5 +113,9 @@ def test_split_cli(seed_dataset: Path, tmp_path: Path, capsys: pytest.CaptureFix
     assert datakit.load(tmp_path / "s2").column("split") == back.column("split")
     rc = main(["split", str(seed_dataset), "--ratios", "1,2", "--out", str(tmp_path / "bad")])
     assert rc == 1 and "expected 3 ratios" in capsys.readouterr().err
+    # no sample of the seed dataset has metadata.video: a typo-like field is an error now (issue 14)
     rc = main(["split", str(seed_dataset), "--group", "metadata.video", "--out", str(tmp_path / "g")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "--group metadata.video: no sample has this field" in err and "known fields:" in err
+    rc = main(["split", str(seed_dataset), "--group", "source", "--out", str(tmp_path / "g")])
     assert rc == 0 and "straddling splits: 0" in capsys.readouterr().out

@@ -11,7 +11,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``info`` command."""
     p = sub.add_parser("info", help="summarise a dataset: samples per split, source and label")
     p.add_argument("path", help="dataset folder or annotation file")
-    p.add_argument("--format", help="input format (detected when absent)")
+    from datakit.formats import registry
+
+    p.add_argument("--format", help=f"input format: {', '.join(registry.names())} (detected when absent)")
     p.add_argument("--classes", help="declared classes: comma-separated or a file, one per line")
     p.add_argument("--strict", action="store_true", help="fail on the first bad row instead of skipping it")
     add_common(p)
@@ -34,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
             f"{args.path}: {summary['samples']} samples",
             f"splits:  {format_counts(summary['splits'])}",
             f"sources: {format_counts(summary['sources'])}",
-            f"labels:  {len(summary['labels'])} distinct — {format_counts(summary['labels'])}",
+            f"labels:  {len(summary['labels'])} distinct — {format_counts(summary['labels'])}"
+            + (f"; unlabeled {summary['unlabeled']}" if summary.get("unlabeled") else ""),
             *(
                 [f"detections: {summary['detections']} ({format_counts(summary['detection_labels'])})"]
                 if summary["detections"]

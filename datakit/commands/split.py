@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from datakit.commands._common import add_common, emit, format_counts, format_skips, parse_classes
+from datakit.commands._common import add_common, emit, format_counts, format_skips, parse_classes, require_field
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--classes", help="declared classes: comma-separated or a file, one per line")
     p.add_argument("--lenient", action="store_true", help="skip bad records instead of failing")
-    add_common(p, out=True, out_required=True)
+    add_common(p, out=True, out_required=True, in_place=True)
     p.set_defaults(func=run)
 
 
@@ -48,13 +48,22 @@ def run(args: argparse.Namespace) -> int:
     classes = parse_classes(args.classes)
     if classes is not None:
         options["classes"] = classes
+    if args.in_place:
+        from datakit import formats
+
+        if formats.detect(args.path) != "jsonl":
+            raise CommandError(f"--in-place rewrites a native JSONL dataset; {args.path} is not one (use --out)")
     ds = datakit.load(args.path, format=args.format, **options)
     stratify = None if args.stratify in ("none", "") else args.stratify
+    if stratify is not None:
+        require_field(ds, stratify, "--stratify")
+    if args.group:
+        require_field(ds, args.group, "--group")
     try:
         result = split(ds, ratios=ratios, names=names, seed=args.seed, stratify=stratify, group=args.group)
     except KeyError as e:
         raise CommandError(str(e.args[0] if e.args else e)) from None
-    out = result.dataset.save(args.out, images=args.image_mode)
+    out = result.dataset.save(args.out, images="none" if args.in_place else args.image_mode)
     payload = {
         "path": str(args.path),
         "out": str(out),

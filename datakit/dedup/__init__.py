@@ -9,7 +9,11 @@ and finds most pairs at 9–10), whose 8×8 RGB layouts correlate at 0.7 or more
 (:data:`DEFAULT_MIN_COLOUR`), are confirmed when their aligned 32×32 thumbnail correlation is at
 least 0.85 (:data:`DEFAULT_MIN_SCORE`); each image verifies its 2 closest candidates
 (:data:`MAX_PARTNERS`). The ``embedding`` method takes candidates at embedding cosine 0.8 or
-more (:data:`DEFAULT_MIN_COSINE`) and verifies them the same way.
+more (:data:`DEFAULT_MIN_COSINE`) and verifies them the same way. Every confirmed pair must
+then agree window by window at 64×64 RGB (:mod:`datakit.dedup.detail`: least local correlation
+0.88, :data:`DEFAULT_MIN_LOCAL`; worst colour residual 40 grey levels, :data:`DEFAULT_MAX_RESIDUAL`):
+jersey crops of one kit with other numbers, or numbers of another colour, are not near copies,
+and so not label conflicts either.
 
 Examples:
     >>> import tempfile, pathlib
@@ -29,6 +33,7 @@ Examples:
 from __future__ import annotations
 
 from datakit.dedup.apply import Removal, apply, plan, write_clean
+from datakit.dedup.detail import DEFAULT_MAX_RESIDUAL, DEFAULT_MIN_LOCAL
 from datakit.dedup.embedding import DEFAULT_MIN_COSINE
 from datakit.dedup.finder import MAX_PARTNERS, METHODS, find_duplicates
 from datakit.dedup.near import DEFAULT_MIN_COLOUR, DEFAULT_MIN_SCORE, DEFAULT_RADIUS
@@ -38,8 +43,10 @@ from datakit.dedup.report import GROUP_KEYS, DedupReport
 __all__ = [
     "CRITERIA",
     "DEFAULT_KEEP",
+    "DEFAULT_MAX_RESIDUAL",
     "DEFAULT_MIN_COLOUR",
     "DEFAULT_MIN_COSINE",
+    "DEFAULT_MIN_LOCAL",
     "DEFAULT_MIN_SCORE",
     "DEFAULT_RADIUS",
     "GROUP_KEYS",

@@ -43,20 +43,22 @@ class Removal:
 
 
 def _path_info(ds: Dataset) -> dict[str, Candidate]:
+    ds_cols = ds.columns
     info: dict[str, Candidate] = {}
-    for i, img in enumerate(ds._images):
+    for i, img in enumerate(ds_cols.images):
         if img in info:
             c = info[img]
-            if ds._labels[i] is not None and not c.labeled:
+            if ds_cols.labels[i] is not None and not c.labeled:
                 info[img] = Candidate(img, True, c.source, c.pixels, c.split)
             continue
-        w, h = int(ds._widths[i]), int(ds._heights[i])
+        w, h = int(ds_cols.widths[i]), int(ds_cols.heights[i])
         if w < 0 or h < 0:
             try:
                 w, h = image_size(ds.root / img)
             except (FileNotFoundError, ValueError):
                 w, h = 0, 0
-        info[img] = Candidate(img, ds._labels[i] is not None, ds._sources[i] or "real", w * h, ds._splits[i])
+        labeled = ds_cols.labels[i] is not None
+        info[img] = Candidate(img, labeled, ds_cols.sources[i] or "real", w * h, ds_cols.splits[i])
     return info
 
 
@@ -89,6 +91,7 @@ def plan(
         ([False, True], 'a.png', 'b.png')
 
     """
+    ds_cols = ds.columns
     info = _path_info(ds)
     exact_of: dict[str, int] = {}
     for gi, g in enumerate(report.exact_groups):
@@ -101,8 +104,8 @@ def plan(
         for p in g[1:]:
             uf.union(pos[g[0]], pos[p])
     path_labels: dict[str, tuple[str, ...]] = {}
-    for i, img in enumerate(ds._images):
-        lab = ds._labels[i]
+    for i, img in enumerate(ds_cols.images):
+        lab = ds_cols.labels[i]
         if lab is not None and lab not in path_labels.get(img, ()):
             path_labels[img] = (*path_labels.get(img, ()), lab)
     order = tuple(keep)
@@ -164,27 +167,27 @@ def plan(
     removals: list[Removal] = []
     rows_of: dict[str, list[int]] = {}
     split_of_image: dict[str, set[str | None]] = {}
-    for i, img in enumerate(ds._images):
+    for i, img in enumerate(ds_cols.images):
         rows_of.setdefault(img, []).append(i)
-        split_of_image.setdefault(img, set()).add(ds._splits[i])
-    for i, img in enumerate(ds._images):
-        sid = ds._ids[i]
+        split_of_image.setdefault(img, set()).add(ds_cols.splits[i])
+    for i, img in enumerate(ds_cols.images):
+        sid = ds_cols.ids[i]
         if img in dropped:
             reason, kept = dropped[img]
             mask[i] = False
-            removals.append(Removal(sid, img, ds._splits[i], ds._labels[i], reason, kept))
+            removals.append(Removal(sid, img, ds_cols.splits[i], ds_cols.labels[i], reason, kept))
         elif img in rows and sid in rows[img].drop:
             mask[i] = False
-            removals.append(Removal(sid, img, ds._splits[i], ds._labels[i], rows[img].reasons[sid], img))
+            removals.append(Removal(sid, img, ds_cols.splits[i], ds_cols.labels[i], rows[img].reasons[sid], img))
         elif fix_leaks and len(split_of_image[img]) > 1 and img not in report.clusters:
             best_split = min(split_of_image[img], key=lambda s: (_SPLIT_RANK.get(s or "", 3), s or ""))
-            if ds._splits[i] != best_split:
+            if ds_cols.splits[i] != best_split:
                 mask[i] = False
                 why_leak = f"leak: image also in {best_split}"
-                removals.append(Removal(sid, img, ds._splits[i], ds._labels[i], why_leak, img))
+                removals.append(Removal(sid, img, ds_cols.splits[i], ds_cols.labels[i], why_leak, img))
     for s in ds.skipped:
         if s.reason == "empty label" and s.image is not None:
-            kept_rows = [ds._ids[i] for i in rows_of.get(s.image, []) if mask[i]]
+            kept_rows = [ds_cols.ids[i] for i in rows_of.get(s.image, []) if mask[i]]
             reason = "empty label beside a labeled row" if kept_rows else "empty label"
             kept_id = kept_rows[0] if kept_rows else None
             removals.append(Removal(None, s.image, None, "", reason, kept_id, f"{s.file}:{s.line}"))
@@ -208,12 +211,13 @@ def apply(
     idx = np.flatnonzero(mask)
     out = ds.take(idx)
     conflict_images = {p for g in report.label_conflicts for p in g}
-    clusters = [report.clusters.get(img) for img in out._images]
+    out_cols = out.columns
+    clusters = [report.clusters.get(img) for img in out_cols.images]
     out = out.with_column("metadata.dup_cluster", clusters)
     if conflict_images:
         tags = [
             [*t, CONFLICT_TAG] if img in conflict_images and CONFLICT_TAG not in t else list(t)
-            for img, t in zip(out._images, out._tags, strict=True)
+            for img, t in zip(out_cols.images, out_cols.tags, strict=True)
         ]
         out = out.with_column("tags", tags)
     out.skipped = [s for s in ds.skipped if s.reason != "empty label"]

@@ -117,10 +117,10 @@ def _default_model() -> Any:
 def _load_input(path: str | Path) -> np.ndarray:
     from PIL import Image
 
-    with Image.open(path) as im:
-        if im.format == "JPEG":
-            im.draft("RGB", (INPUT_SIZE, INPUT_SIZE))
-        rgb = im.convert("RGB").resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BILINEAR)
+    from datakit.images import decode_image, read_image_bytes
+
+    im = decode_image(read_image_bytes(path), "RGB", path=path, draft=(INPUT_SIZE, INPUT_SIZE))
+    rgb = im.resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BILINEAR)
     return (np.asarray(rgb, dtype=np.float32) - 127.0) / 128.0
 
 

@@ -12,14 +12,13 @@ correlates. :func:`fingerprints` returns columns (numpy arrays), not one object 
 from __future__ import annotations
 
 import hashlib
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError  # noqa: F401  (Image: used by the doctests)
 
 HASH_SIZE = 32
 """Side of the grey thumbnails and of the hashed windows."""
@@ -59,8 +58,10 @@ def file_digest(path: str | Path) -> str:
 def pixel_digest(path: str | Path) -> str:
     """Hex digest of the decoded pixels: equal for a PNG re-saved as BMP, or new EXIF/text chunks.
 
-    Pixels are compared as stored (EXIF orientation is not applied), in RGB, or RGBA when the
-    image has transparency that is used; the size is part of the digest.
+    Pixels are compared as displayed (EXIF orientation applied, as :func:`datakit.images.load_image`
+    decodes them), in RGB, or RGBA when the image has transparency that is used; 16-bit images
+    are compared on their full 16-bit values (two 16-bit PNGs that differ only in the low byte
+    are not the same pixels); the size is part of the digest.
 
     Raises:
         FileNotFoundError: The file is missing.
@@ -75,24 +76,23 @@ def pixel_digest(path: str | Path) -> str:
         True
 
     """
-    path = Path(path)
-    try:
-        with Image.open(path) as im:
-            im.load()
-            has_alpha = im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info
-            mode = "RGBA" if has_alpha else "RGB"
-            px = im.convert(mode) if im.mode != mode else im
-            extrema = px.getextrema()
-            if has_alpha and extrema[3][0] == 255:  # type: ignore[misc]  # fully opaque: same as RGB
-                px, mode = px.convert("RGB"), "RGB"
-            h = hashlib.blake2b(digest_size=16)
-            h.update(f"{mode}:{px.width}x{px.height}:".encode())
-            h.update(px.tobytes())
-            return h.hexdigest()
-    except FileNotFoundError:
-        raise FileNotFoundError(f"image not found: {path}") from None
-    except (UnidentifiedImageError, OSError, SyntaxError) as e:
-        raise ValueError(f"{path}: cannot decode image ({e})") from None
+    from datakit.images import load_image
+
+    im = load_image(path, mode="")  # upright, in the file's own mode; raises with the path
+    h = hashlib.blake2b(digest_size=16)
+    if im.mode.startswith("I"):  # 16/32-bit grey: the full values
+        mode, data = "I", np.asarray(im).astype("<i4").tobytes()
+        h.update(f"{mode}:{im.width}x{im.height}:".encode())
+        h.update(data)
+        return h.hexdigest()
+    has_alpha = im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
+    mode = "RGBA" if has_alpha else "RGB"
+    px = load_image(path, mode="RGBA") if has_alpha else load_image(path, mode="RGB")
+    if has_alpha and px.getchannel("A").getextrema()[0] == 255:  # fully opaque: same as RGB
+        px, mode = px.convert("RGB"), "RGB"
+    h.update(f"{mode}:{px.width}x{px.height}:".encode())
+    h.update(px.tobytes())
+    return h.hexdigest()
 
 
 @lru_cache(maxsize=1)
@@ -109,26 +109,18 @@ COLOUR = 8
 """Side of the RGB colour layout kept per image (8×8×3 bytes)."""
 
 
-def _decode(data: bytes) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+def _decode(data: bytes, path: str | Path = "<bytes>") -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
     """Decode image bytes to grey and RGB uint8 arrays (JPEGs at reduced scale).
 
-    Transparency is flattened on black; grey images give an RGB array of three equal planes.
+    Decoded by :func:`datakit.images.decode_sized`: upright, every mode to 8-bit RGB (16-bit
+    scaled, transparency composited on :data:`datakit.images.BACKGROUND`); the size returned is
+    the full displayed size.
     """
-    with Image.open(io.BytesIO(data)) as f:
-        size = f.size
-        if f.format == "JPEG":
-            f.draft("RGB" if f.mode != "L" else "L", (GRID * 2, GRID * 2))
-        im: Image.Image = f
-        if im.mode in ("RGBA", "LA", "PA", "P"):
-            im = im.convert("RGBA")
-            flat = Image.new("RGB", im.size, (0, 0, 0))
-            flat.paste(im, mask=im.getchannel("A"))
-            im = flat
-        if im.mode == "L":
-            grey = np.asarray(im, dtype=np.uint8)
-            return grey, grey[..., None].repeat(3, axis=2), size
-        rgb = im if im.mode == "RGB" else im.convert("RGB")
-        return np.asarray(rgb.convert("L"), dtype=np.uint8), np.asarray(rgb, dtype=np.uint8), size
+    from datakit.images import decode_sized
+
+    rgb_im, size = decode_sized(data, "RGB", path=path, draft=(GRID * 2, GRID * 2))
+    rgb = np.asarray(rgb_im, dtype=np.uint8)
+    return np.asarray(rgb_im.convert("L"), dtype=np.uint8), rgb, size
 
 
 def _resize(grey: np.ndarray, side: int) -> np.ndarray:
@@ -162,16 +154,13 @@ def thumbnails(path: str | Path) -> tuple[np.ndarray, np.ndarray, int, int]:
         ((32, 32), (9, 32, 32), (90, 60))
 
     """
+    from datakit.images import read_image_bytes
+
     path = Path(path)
+    data = read_image_bytes(path)  # a regular file, at most the byte cap; raises with the path
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise FileNotFoundError(f"image not found: {path}") from None
-    except OSError as e:
-        raise ValueError(f"{path}: cannot read file ({e.strerror or e})") from None
-    try:
-        grey, _, (w, h) = _decode(data)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        grey, _, (w, h) = _decode(data, path)
+    except (UnidentifiedImageError, OSError, SyntaxError) as e:
         raise ValueError(f"{path}: cannot decode image ({e})") from None
     return _resize(grey, HASH_SIZE), _windows(_resize(grey, GRID)), w, h
 
@@ -271,20 +260,25 @@ def fingerprints(paths: Sequence[str | Path]) -> Fingerprints:
     colours = np.zeros((n, COLOUR, COLOUR, 3), dtype=np.uint8)
     sizes = np.full((n, 2), -1, dtype=np.int32)
     errors: list[str | None] = [None] * n
+    from datakit.images import ImageReadError, read_image_bytes, reason
+
     for i, path in enumerate(paths):
         try:
-            data = Path(path).read_bytes()
-        except FileNotFoundError:
-            errors[i] = "image not found"
+            data = read_image_bytes(path)  # regular files only, at most the byte cap
+        except (FileNotFoundError, ImageReadError) as e:
+            errors[i] = reason(e)
             continue
         except OSError as e:
             errors[i] = f"cannot read file ({e.strerror or e})"
             continue
         digests[i] = np.frombuffer(hashlib.blake2b(data, digest_size=16).digest(), dtype=np.uint8)
         try:
-            grey, rgb, size = _decode(data)
+            grey, rgb, size = _decode(data, path)
+        except ImageReadError as e:  # too many pixels
+            errors[i] = reason(e)
+            continue
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-            errors[i] = f"cannot decode image ({e})"
+            errors[i] = reason(e) if str(e).startswith(str(path)) else f"cannot decode image ({e})"
             continue
         thumbs[i] = _resize(grey, HASH_SIZE)
         grids[i] = _resize(grey, GRID)

@@ -55,7 +55,7 @@ def _row_key(ds: Dataset, i: int) -> bytes:
     row = native_row(ds, i, "")
     for k in ("id", "width", "height"):  # sizes are cached lazily: not part of a row's content
         row.pop(k, None)
-    row["split"] = ds._splits[i]
+    row["split"] = ds.columns.splits[i]
     return orjson.dumps(row, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
 
 
@@ -70,8 +70,9 @@ def resolve_rows(ds: Dataset) -> list[RowGroup]:
         [('a.jpg', 'identical', ['a.jpg#2']), ('b.jpg', 'conflict', [])]
 
     """
+    ds_cols = ds.columns
     by_image: dict[str, list[int]] = {}
-    for i, img in enumerate(ds._images):
+    for i, img in enumerate(ds_cols.images):
         by_image.setdefault(img, []).append(i)
     empties: dict[str, list[str]] = {}
     for s in ds.skipped:
@@ -82,31 +83,31 @@ def resolve_rows(ds: Dataset) -> list[RowGroup]:
         rows = by_image.get(image, [])
         if not rows:
             continue  # only empty rows: reported as empty labels, not as a row group
-        g = RowGroup(image, [ds._ids[i] for i in rows], empties.get(image, []),
-                     [ds._labels[i] for i in rows])  # fmt: skip
+        g = RowGroup(image, [ds_cols.ids[i] for i in rows], empties.get(image, []),
+                     [ds_cols.labels[i] for i in rows])  # fmt: skip
         rules = []
         if g.skipped:
             has_label = any(lab is not None for lab in g.labels)
             rules.append("empty_beside_labeled" if has_label else "empty_beside_unlabeled")
-        labeled = [i for i in rows if ds._labels[i] is not None]
+        labeled = [i for i in rows if ds_cols.labels[i] is not None]
         if labeled and len(labeled) < len(rows):
             rules.append("unlabeled_beside_labeled")
             for i in rows:
-                if ds._labels[i] is None:
-                    g.drop.append(ds._ids[i])
-                    g.reasons[ds._ids[i]] = "unlabeled row beside a labeled row for the same image"
-        remaining = [i for i in rows if ds._ids[i] not in g.drop]
+                if ds_cols.labels[i] is None:
+                    g.drop.append(ds_cols.ids[i])
+                    g.reasons[ds_cols.ids[i]] = "unlabeled row beside a labeled row for the same image"
+        remaining = [i for i in rows if ds_cols.ids[i] not in g.drop]
         seen: dict[bytes, str] = {}
         for i in remaining:
             k = _row_key(ds, i)
             if k in seen:
                 if "identical" not in rules:
                     rules.append("identical")
-                g.drop.append(ds._ids[i])
-                g.reasons[ds._ids[i]] = f"identical to row {seen[k]}"
+                g.drop.append(ds_cols.ids[i])
+                g.reasons[ds_cols.ids[i]] = f"identical to row {seen[k]}"
             else:
-                seen[k] = ds._ids[i]
-        if len({ds._labels[i] for i in labeled}) > 1:
+                seen[k] = ds_cols.ids[i]
+        if len({ds_cols.labels[i] for i in labeled}) > 1:
             rules.append("conflict")
         g.rule = "+".join(rules) or "distinct_rows"
         out.append(g)
