@@ -1,7 +1,10 @@
 """The annotator interface: batches of images in, fields out, every result with a status.
 
-An :class:`Annotator` turns a batch of :class:`Item` (id, decoded image, label) into one
-:class:`Result` per item. A result always says what happened:
+An :class:`Annotator` turns a batch of :class:`Item` (id, decoded image, label, the sample's
+boxes) into one :class:`Result` per item. With ``annotate(..., boxes=True)`` (CLI ``--on-boxes``)
+every detection box is an item of its own (its crop as the image), and the answers go to that
+box's attributes: any image annotator works on player crops, and a box-level model (pose,
+jersey number) sees the boxes it needs. A result always says what happened:
 
 * ``ok`` — every field has a value from the vocabulary;
 * ``unparseable`` — the model answered, but nothing could be read from the answer;
@@ -40,6 +43,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from annotators.checkpoint import Checkpoint
+from datakit.sample import Detection
 
 if TYPE_CHECKING:
     from datakit.dataset import Dataset
@@ -57,6 +61,9 @@ class Item:
         index: Its row in the dataset.
         image: The decoded image (``PIL.Image`` in RGB), or ``None`` for annotators that need none.
         label: The sample's label (OCR compares against it), or ``None``.
+        detections: The sample's boxes (for a box item: only its own box).
+        box: For a box item, the box's position among the sample's detections (the image is
+            then the box's crop and the id ``<sample id>#box<k>``); ``None`` for a whole sample.
 
     """
 
@@ -64,6 +71,8 @@ class Item:
     index: int
     image: Any
     label: str | None = None
+    detections: list[Detection] = field(default_factory=list)
+    box: int | None = None
 
 
 @dataclass
@@ -80,6 +89,7 @@ class Result:
         tags: Tags to add to the sample (e.g. ``possible_label_error``).
         stamp: ``"<size>:<mtime_ns>"`` of the image file the result was computed from; a resumed
             run re-annotates samples whose image has changed since.
+        box: Set for a box item's result (see :attr:`Item.box`): the values go to that box.
 
     """
 
@@ -91,6 +101,7 @@ class Result:
     confidence: float | None = None
     tags: list[str] = field(default_factory=list)
     stamp: str | None = None
+    box: int | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -107,6 +118,8 @@ class Result:
             row["tags"] = self.tags
         if self.stamp is not None:
             row["stamp"] = self.stamp
+        if self.box is not None:
+            row["box"] = self.box
         return row
 
     @classmethod
@@ -121,6 +134,7 @@ class Result:
             confidence=row.get("confidence"),
             tags=list(row.get("tags") or []),
             stamp=row.get("stamp"),
+            box=row.get("box"),
         )
 
 
@@ -199,7 +213,8 @@ class Annotations:
 
         Each field ``f`` goes to ``metadata.<prefix><f>`` (``None``, i.e. absent, where the value
         was not accepted); the status goes to ``metadata.<status_field>`` (default
-        ``<prefix or name_>status``). Samples without a result keep no status.
+        ``<prefix or name_>status``). Samples without a result keep no status. Results of box
+        items (:attr:`Result.box`) go to that box's attributes under the same keys instead.
 
         Examples:
             >>> from datakit import Dataset, Sample
@@ -213,18 +228,54 @@ class Annotations:
 
         """
         status_field = status_field or f"{prefix or self.annotator + '_'}status"
-        got = [self.results.get(i) for i in ds.ids]
         out = ds
-        for f in self.fields:
-            out = out.with_column(f"metadata.{prefix}{f}", [None if r is None else r.values.get(f) for r in got])
-        out = out.with_column(f"metadata.{status_field}", [None if r is None else r.status for r in got])
-        if any(r is not None and r.tags for r in got):
-            tags = out.column("tags")
-            for k, r in enumerate(got):
-                if r is not None:
-                    tags[k] = list(dict.fromkeys([*tags[k], *r.tags]))
-            out = out.with_column("tags", tags)
+        box_results = [r for r in self.results.values() if r.box is not None]
+        if len(box_results) < len(self.results):
+            got = [self.results.get(i) for i in ds.ids]
+            got = [None if r is not None and r.box is not None else r for r in got]
+            for f in self.fields:
+                out = out.with_column(f"metadata.{prefix}{f}", [None if r is None else r.values.get(f) for r in got])
+            out = out.with_column(f"metadata.{status_field}", [None if r is None else r.status for r in got])
+            if any(r is not None and r.tags for r in got):
+                tags = out.column("tags")
+                for k, r in enumerate(got):
+                    if r is not None:
+                        tags[k] = list(dict.fromkeys([*tags[k], *r.tags]))
+                out = out.with_column("tags", tags)
+        if box_results:
+            out = _apply_to_boxes(out, box_results, self.fields, prefix, status_field)
         return out
+
+
+def _apply_to_boxes(
+    ds: Dataset, results: list[Result], fields: tuple[str, ...], prefix: str, status_field: str
+) -> Dataset:
+    """``ds`` with box results written into their detections' attributes (tags to the sample)."""
+    from datakit.columns import DetectionColumns
+
+    d = ds.columns.detections
+    attrs = list(d.attributes)
+    tags = [list(t) for t in ds.columns.tags]
+    tagged = False
+    for r in results:
+        sid = r.id[: -len(f"#box{r.box}")]
+        i = ds.index_of(sid)
+        row = int(d.offsets[i]) + int(r.box or 0)
+        if row >= int(d.offsets[i + 1]):
+            continue  # the sample has fewer boxes than when annotated (a changed dataset): nothing to write
+        new = dict(attrs[row] or {})
+        for f in fields:
+            new.pop(prefix + f, None)
+            if f in r.values:
+                new[prefix + f] = r.values[f]
+        new[status_field] = r.status
+        attrs[row] = new
+        if r.tags:
+            tags[i] = list(dict.fromkeys([*tags[i], *r.tags]))
+            tagged = True
+    dets = DetectionColumns(d.offsets, d.boxes, d.labels, d.scores, attrs)
+    out = ds.replace(detections=dets)
+    return out.with_column("tags", tags) if tagged else out
 
 
 def _load(ds: Dataset, i: int) -> Any:
@@ -240,9 +291,50 @@ def _stamp(ds: Dataset, i: int) -> str | None:
     return f"{st.st_size}:{st.st_mtime_ns}"
 
 
-def _batches(seq: Sequence[int], size: int) -> Iterator[list[int]]:
+def _batches(seq: Sequence[Any], size: int) -> Iterator[list[Any]]:
     for k in range(0, len(seq), size):
         yield list(seq[k : k + size])
+
+
+def sample_detections(ds: Dataset, i: int) -> list[Detection]:
+    """The boxes of sample ``i`` as :class:`~datakit.sample.Detection` records (public columns only)."""
+    d = ds.columns.detections
+    lo, hi = int(d.offsets[i]), int(d.offsets[i + 1])
+    out = []
+    for k in range(lo, hi):
+        s = float(d.scores[k])
+        score = None if s != s else s  # NaN: unknown
+        out.append(Detection(d.labels[k], tuple(d.boxes[k].tolist()), score, dict(d.attributes[k] or {})))
+    return out
+
+
+def _units(ds: Dataset, boxes: bool | Sequence[str] | None) -> list[tuple[str, int, int | None]]:
+    """The work units: ``(id, sample index, box index or None)``."""
+    ids = ds.ids
+    if not boxes:
+        return [(sid, i, None) for i, sid in enumerate(ids)]
+    d = ds.columns.detections
+    wanted = None if boxes is True else set(boxes)
+    labels = d.labels.tolist()
+    owner = d.sample_index().tolist()
+    offsets = d.offsets.tolist()
+    return [
+        (f"{ids[i]}#box{row - offsets[i]}", i, row - offsets[i])
+        for row, i in enumerate(owner)
+        if wanted is None or labels[row] in wanted
+    ]
+
+
+def _crop(image: Any, box: tuple[float, float, float, float]) -> Any:
+    """The pixels of ``box`` (rounded outwards, clipped to the image)."""
+    import math
+
+    w, h = image.size
+    x1, y1 = max(0, math.floor(box[0])), max(0, math.floor(box[1]))
+    x2, y2 = min(w, math.ceil(box[2])), min(h, math.ceil(box[3]))
+    if x2 <= x1 or y2 <= y1:
+        raise ValueError(f"box {tuple(round(v, 1) for v in box)} holds no pixels of the {w}x{h} image")
+    return image.crop((x1, y1, x2, y2))
 
 
 def annotate(
@@ -255,6 +347,7 @@ def annotate(
     progress: bool | None = None,
     load: Callable[[Dataset, int], Any] | None = None,
     max_failed_batches: int = 3,
+    boxes: bool | Sequence[str] | None = None,
 ) -> Annotations:
     """Run ``annotator`` over every sample of ``ds``, resumably.
 
@@ -269,9 +362,12 @@ def annotate(
         load: ``load(ds, i)`` → image; defaults to decoding the sample's image in RGB.
         max_failed_batches: Stop (re-raising) when this many batches in a row fail as a whole:
             a broken model should fail fast rather than mark every sample ``error``.
+        boxes: Annotate detection boxes instead of samples: ``True`` for every box, or the box
+            labels to take. Each box is an :class:`Item` whose image is its crop (each image is
+            decoded once for all its boxes); results carry :attr:`Result.box`.
 
     Returns:
-        The annotations: every sample of ``ds`` has a result.
+        The annotations: every sample (or selected box) of ``ds`` has a result.
 
     Raises:
         FormatError: The checkpoint belongs to another annotator configuration.
@@ -288,40 +384,59 @@ def annotate(
 
     """
     loader = load or _load
-    ck = Checkpoint.open(checkpoint, annotator.config(), restart=restart) if checkpoint else None
+    config = annotator.config()
+    if boxes:
+        config = {**config, "boxes": True if boxes is True else sorted(boxes)}
+    ck = Checkpoint.open(checkpoint, config, restart=restart) if checkpoint else None
     results: dict[str, Result] = {}
-    ids = ds.ids
+    units = _units(ds, boxes)
     labels = ds.column("label")
+    has_boxes = len(ds.columns.detections) > 0
     stale = 0
     try:
         if ck is not None:
-            position = {sid: i for i, sid in enumerate(ids)}
-            for sid, row in ck.done.items():
-                i = position.get(sid)
+            position = {uid: i for uid, i, _ in units}
+            for uid, row in ck.done.items():
+                i = position.get(uid)
                 if i is None or (retry_errors and row.get("status") == "error"):
                     continue
                 stamp = row.get("stamp")
                 if stamp is not None and annotator.needs_image and stamp != _stamp(ds, i):
                     stale += 1  # the image changed since: annotate it again
                     continue
-                results[sid] = Result.from_row(row)
+                results[uid] = Result.from_row(row)
         resumed = len(results)
-        todo = [i for i, sid in enumerate(ids) if sid not in results]
+        todo = [u for u in units if u[0] not in results]
 
         stamps: dict[str, str | None] = {}
 
-        def make_items(idx: list[int]) -> tuple[list[Item], list[Result], Any, BaseException | None]:
+        def make_items(
+            batch: list[tuple[str, int, int | None]],
+        ) -> tuple[list[Item], list[Result], Any, BaseException | None]:
             items: list[Item] = []
             failed: list[Result] = []
-            for i in idx:
-                try:
-                    img = loader(ds, i) if annotator.needs_image else None
-                except (OSError, ValueError) as e:  # missing / corrupt image: this sample only
-                    failed.append(Result(ids[i], "error", raw=None, problems={"image": _one_line(e)}))
+            last: tuple[int, Any, BaseException | None] | None = None
+            for uid, i, k in batch:
+                if last is None or last[0] != i:  # consecutive boxes of one sample share its decode
+                    try:
+                        last = (i, loader(ds, i) if annotator.needs_image or k is not None else None, None)
+                    except (OSError, ValueError) as e:  # missing / corrupt image: this sample only
+                        last = (i, None, e)
+                if last[2] is not None:
+                    failed.append(Result(uid, "error", raw=None, problems={"image": _one_line(last[2])}, box=k))
                     continue
-                items.append(Item(ids[i], i, img, labels[i]))
-                if annotator.needs_image:
-                    stamps[ids[i]] = _stamp(ds, i)
+                dets = sample_detections(ds, i) if has_boxes else []
+                image = last[1]
+                if k is not None:
+                    dets = [dets[k]]
+                    try:
+                        image = _crop(image, dets[0].box)
+                    except ValueError as e:
+                        failed.append(Result(uid, "error", problems={"image": _one_line(e)}, box=k))
+                        continue
+                items.append(Item(uid, i, image, labels[i], dets, k))
+                if annotator.needs_image or k is not None:
+                    stamps[uid] = _stamp(ds, i)
             try:
                 prepared = annotator.prepare(items) if items else None
             except Exception as e:
@@ -352,12 +467,17 @@ def annotate(
                     failures += 1
                     if failures >= max_failed_batches:
                         raise error
-                    batch_results += [Result(it.id, "error", problems={"model": _one_line(error)}) for it in items]
+                    batch_results += [
+                        Result(it.id, "error", problems={"model": _one_line(error)}, box=it.box) for it in items
+                    ]
                 else:
                     failures = 0
+                box_of = {it.id: it.box for it in items}
                 for r in batch_results:
                     stamp = stamps.pop(r.id, None)
                     r.stamp = stamp if r.status != "error" else None
+                    if r.box is None and box_of.get(r.id) is not None:
+                        r.box = box_of[r.id]
                 if ck is not None:
                     ck.append(r.to_row() for r in batch_results)
                 for r in batch_results:
@@ -367,9 +487,10 @@ def annotate(
     finally:
         if ck is not None:
             ck.close()
-    ordered = {sid: results[sid] for sid in ids if sid in results}
+    ordered = {uid: results[uid] for uid, _, _ in units if uid in results}
     ck_path = Path(checkpoint) if checkpoint else None
     return Annotations(annotator.name, tuple(annotator.fields), ordered, resumed, ck_path, stale)
+
 
 
 def _one_line(e: BaseException) -> str:

@@ -1,4 +1,4 @@
-"""Classical, offline colour annotator: jersey cloth vs number strokes, named in the seed's vocabulary.
+"""Classical, offline colour annotator: jersey cloth vs number strokes, named in the 13-colour vocabulary.
 
 Each crop is shrunk to a small square, converted to CIE L*a*b* and every pixel is given the
 nearest vocabulary colour (:data:`datakit.vocab.COLOR_RGB`). The **jersey** is the colour that
@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from annotators.base import Annotator, Item, Result
+from datakit.images import to_rgb
 from datakit.vocab import COLOR_RGB, COLORS
 
 SIZE = 40
@@ -170,7 +171,7 @@ class ColorAnnotator(Annotator):
 
         out = np.empty((len(items), SIZE, SIZE, 3), dtype=np.uint8)
         for k, it in enumerate(items):
-            a = np.asarray(it.image.convert("RGB") if hasattr(it.image, "convert") else it.image)
+            a = np.asarray(to_rgb(it.image) if hasattr(it.image, "convert") else it.image)  # every mode
             if a.ndim != 3 or a.shape[2] != 3 or a.shape[0] < 1 or a.shape[1] < 1:
                 raise ValueError(f"sample {it.id!r}: expected an RGB image, got shape {a.shape}")
             out[k] = cv2.resize(a, (SIZE, SIZE), interpolation=cv2.INTER_AREA)

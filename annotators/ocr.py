@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from annotators.base import Annotator, Item, Result
+from datakit.images import to_rgb
 
 LABEL_ERROR_TAG = "possible_label_error"
 """Tag added to samples whose OCR confidently disagrees with the label."""
@@ -86,7 +87,7 @@ class OCRAnnotator(Annotator):
 
     def read(self, image: Any) -> tuple[str, float | None]:
         """Raw recognised text and its score (``None`` when the engine gives none)."""
-        arr = np.asarray(image.convert("RGB") if hasattr(image, "convert") else image)
+        arr = np.asarray(to_rgb(image) if hasattr(image, "convert") else image)  # every mode, as datakit decodes
         out = self.engine(arr[..., ::-1].copy(), use_det=False, use_cls=False)  # rapidocr wants BGR
         txts = getattr(out, "txts", None) or ()
         scores = getattr(out, "scores", None) or ()

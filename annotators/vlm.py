@@ -1,8 +1,8 @@
-"""VLM annotator: the seed's single-prompt JSON mode with SmolVLM2 (or any image-text-to-text model).
+"""VLM annotator: the jersey OCR project's single-prompt JSON mode with SmolVLM2 (or any image-text-to-text model).
 
 One prompt asks for ``{"jersey_color", "number_color", "border"}`` as JSON; the answer is parsed
 leniently (code fences, single quotes, trailing text, a cut-off object), then every value is
-checked against the seed's 13-colour vocabulary (:data:`datakit.vocab.COLORS`) and ``border``
+checked against the jersey OCR project's 13-colour vocabulary (:data:`datakit.vocab.COLORS`) and ``border``
 against true/false. A result keeps the raw answer and says why a value was refused.
 
 The model is loaded with ``transformers``' ``AutoProcessor`` and ``AutoModelForImageTextToText``
@@ -32,7 +32,7 @@ from annotators.base import Annotator, Item, Result
 from datakit.vocab import COLORS, METADATA_FIELDS
 
 DEFAULT_MODEL = "HuggingFaceTB/SmolVLM2-2.2B-Instruct"
-"""The seed's annotation model (hub id; a local folder works the same)."""
+"""The jersey OCR project's annotation model (hub id; a local folder works the same)."""
 
 PROMPT = (
     "Look at the basketball jersey in this image. Reply with only a JSON object of the form "
@@ -40,7 +40,7 @@ PROMPT = (
     "jersey_color is the colour of the jersey fabric, number_color the colour of the digits and "
     "border whether the digits have an outline in another colour. Use only these colours: " + ", ".join(COLORS) + "."
 )
-"""The seed's single-prompt JSON mode."""
+"""The jersey OCR project's single-prompt JSON mode."""
 
 SYNONYMS: dict[str, str] = {
     "gray": "grey", "dark blue": "navy", "navy blue": "navy", "light blue": "blue",
@@ -182,7 +182,7 @@ class VLMAnnotator(Annotator):
 
     Args:
         model: Hub id or local folder (``AutoProcessor`` + ``AutoModelForImageTextToText``).
-        prompt: The question (default: the seed's JSON-mode prompt, :data:`PROMPT`).
+        prompt: The question (default: the jersey OCR project's JSON-mode prompt, :data:`PROMPT`).
         batch_size: Images per ``generate`` call.
         max_new_tokens: Answer budget (the JSON answer takes about 24 tokens).
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:1``, ``mps``.

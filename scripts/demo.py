@@ -170,6 +170,22 @@ def main() -> None:
     run("convert", str(full), "--to", "hf", "--out", str(out / "hf"))
     run("convert", str(full), "--to", "jsonl", "--plain", "--out", str(out / "vlm_jsonl"))
 
+    import demo_frames
+    import demo_pseudo
+    import demo_review
+    import demo_train
+
+    print("\n== 6. Video to training data: frames, pseudo-labels, review, publish, train")
+    more: dict[str, Path] = {}
+    more.update(demo_frames.stage(out, run))
+    more.update(demo_pseudo.stage(out, run, more["frames dataset"]))
+    more.update(demo_review.stage(out, run, more["pseudo-labelled frames"]))
+    print("\n== Publish the curated jersey set to the Hugging Face Hub (--dry-run: staged and listed, nothing uploaded)")
+    staged = out / "publish_staged"
+    run("publish", str(full), "--repo", "demo/jerseys", "--license", "cc-by-4.0", "--dry-run", "--out", str(staged))
+    more["publish (dry run): shards + card"] = staged
+    more.update(demo_train.stage(out, run, out / "resplit"))
+
     print("\n== Outputs")
     for name, path in [
         ("jersey dataset (project layout)", data),
@@ -181,8 +197,9 @@ def main() -> None:
         ("audit report", out / "audit" / "report.html"),
         ("re-split", out / "resplit"),
         ("YOLO / COCO / HF / VLM JSONL", out / "{yolo,coco,hf,vlm_jsonl}"),
+        *more.items(),
     ]:
-        print(f"{name + ':':28} {path}")
+        print(f"{name + ':':36} {path}")
 
 
 if __name__ == "__main__":

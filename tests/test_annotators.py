@@ -216,13 +216,18 @@ def test_kill_9_mid_run_loses_at_most_one_batch_and_never_duplicates(tmp_path: P
     assert all(r["values"]["n"] == int(r["id"].split(".")[0]) for r in rows)
 
 
-def test_every_cli_annotator_has_a_test_file() -> None:
-    from annotators.cli import ANNOTATORS
+def test_every_registered_annotator_and_detector_has_a_test_file() -> None:
+    from annotators import registry
 
     here = Path(__file__).parent
-    assert set(ANNOTATORS) == {"vlm", "color", "ocr"}
-    for name in ANNOTATORS:
+    names = [e.name for e in registry.entries("annotator")]
+    assert {"vlm", "color", "ocr"} <= set(names)
+    for name in names:
         assert (here / f"test_annotators_{name}.py").is_file(), f"annotator {name!r} has no test file"
+    detectors = [e.name for e in registry.entries("detector")]
+    assert {"rfdetr", "hog", "callable"} <= set(detectors)
+    for name in detectors:
+        assert (here / f"test_detectors_{name}.py").is_file(), f"detector {name!r} has no test file"
 
 
 def test_resume_annotates_again_samples_whose_image_changed(tmp_path: Path) -> None:
