@@ -52,7 +52,7 @@ def generate(path: Path, rows: int, seed: int = 0) -> None:
 DATAKIT = """
 import json, time, datakit, tempfile, shutil
 from datakit.formats import jsonl
-jsonl._ARROW_MIN_BYTES = {arrow_min}
+jsonl.reader.ARROW_MIN_BYTES = {arrow_min}
 t=time.perf_counter(); ds=jsonl.read({root!r}, workers={workers}); load=time.perf_counter()-t
 t=time.perf_counter(); f=ds.filter(label="23"); filt=time.perf_counter()-t
 t=time.perf_counter(); c=ds.count_by("label"); group=time.perf_counter()-t
@@ -109,7 +109,7 @@ def main() -> None:
         file = root / "train" / "annotations.jsonl"
         generate(file, args.rows)
         size_mb = file.stat().st_size / 2**20
-        arrow_min = "jsonl._ARROW_MIN_BYTES"
+        arrow_min = "jsonl.reader.ARROW_MIN_BYTES"
         tools = {
             "datakit": DATAKIT.replace("{workers}", "None").replace("{arrow_min}", arrow_min),
             "datakit (1 core)": DATAKIT.replace("{workers}", "1").replace("{arrow_min}", arrow_min),

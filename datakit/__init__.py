@@ -50,7 +50,10 @@ def load(path: str | Path, *, format: str | None = None, **options: Any) -> Data
 
     """
     from datakit import formats
+    from datakit.atomic import recover
 
+    if Path(path).is_dir():
+        recover(path)  # finish (or undo) an in-place save a crash interrupted, before looking
     if format is None:
         format = formats.detect(path) if hasattr(formats, "detect") else "jsonl"
     return formats.get(format).read(path, **options)

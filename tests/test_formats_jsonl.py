@@ -41,3 +41,32 @@ def test_plain_rows_for_vlm(seed_dataset: Path, tmp_path: Path) -> None:
     assert first == {"image": "v1.jpg", "prefix": "Which number?", "suffix": "23"}
     again = datakit.load(tmp_path / "vlm")
     assert again.count_by("split") == {"train": 5, "valid": 2, "test": 1}
+
+
+def _samples(ds: datakit.Dataset) -> list[tuple[object, ...]]:
+    return [(s.image, s.id, s.label, s.split, s.source, s.prompt, tuple(s.tags), s.metadata) for s in ds]
+
+
+def test_save_then_load_gives_the_same_samples_for_every_split_and_source(tmp_path: Path) -> None:
+    """An unsplit pseudo sample is not written to ``pseudo/`` (read back as a split ``pseudo``)."""
+    from datakit import Sample
+
+    samples = [
+        Sample(f"{split or 'none'}_{source}_{k}.jpg", label=str(k), split=split, source=source,
+               prompt="P" if k else None, tags=["t"] if k else [], metadata={"k": k} if k else {})
+        for split in (None, "train", "valid", "test")
+        for source in ("real", "synthetic", "pseudo")
+        for k in (0, 1)
+    ]  # fmt: skip
+    ds = datakit.Dataset.from_samples(samples, root=tmp_path / "src")
+    out = ds.save(tmp_path / "out", images="none")
+    back = datakit.load(out)
+    assert sorted(_samples(back), key=str) == sorted(_samples(ds), key=str)
+    assert back.skipped == [] and not (out / "pseudo").exists() and not (out / "synthetic").exists()
+    # Again, in place, after moving samples between splits and sources (rows go back to their file).
+    moved = back.with_column("split", [None if s.split == "test" else s.split for s in back])
+    moved = moved.with_column("source", ["real" if s.source == "synthetic" else s.source for s in moved])
+    moved.save()
+    again = datakit.load(out)
+    assert sorted(_samples(again), key=str) == sorted(_samples(moved), key=str)
+    assert not (out / "test").exists()  # the emptied split folder went with its file

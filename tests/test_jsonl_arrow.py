@@ -18,7 +18,9 @@ import orjson
 import pytest
 
 from datakit import Dataset
-from datakit.formats import _jsonl_arrow, jsonl
+from datakit.formats import jsonl
+from datakit.formats.jsonl import arrow as _jsonl_arrow
+from datakit.formats.jsonl.rows import FileContext
 
 ODD_PATHS = ["sub/a.jpg", "../x.jpg", "../../x.jpg", "/abs.jpg", "", ".", "..", "a\\b.jpg", "c:x.jpg", "./d.jpg", None,
              "a/b/c.jpg", "a//b.jpg", "a/./b.jpg", "a/../b.jpg", "a/", "a/.b.jpg", "..a.jpg", "a..jpg", "a/..b/c.jpg",
@@ -117,12 +119,13 @@ ARROW_CASES: dict[str, list[Any]] = {
     "CRLF line ends, no final newline": ["\r\n".join(orjson.dumps(r).decode() for r in PLAIN)],
     "NaN as a top-level value": [*PLAIN, '{"image": "a.jpg", "width": NaN}'],
     "the text null inside strings": [*PLAIN, {"image": "null.jpg", "source": "synthetic", "suffix": "1"}],
+    "a byte order mark": ["\ufeff" + orjson.dumps(PLAIN[0]).decode(), *PLAIN[1:]],  # skipped, first row kept
+    "labels with surrounding whitespace": [*PLAIN, {"image": "w.jpg", "suffix": " 1 "}, {"image": "v.jpg", "suffix": "1\t"}],
 }
 
 FALLBACK_CASES: dict[str, list[Any]] = {
     "a line that is not JSON": [*PLAIN, "{broken"],
     "a blank line": [*PLAIN, "", PLAIN[0]],
-    "a byte order mark": ["\ufeff" + orjson.dumps(PLAIN[0]).decode(), *PLAIN[1:]],
     "two objects on a line": [*PLAIN, orjson.dumps(PLAIN[0]).decode() * 2],
     "a type that changes": [*PLAIN, {"image": "a.jpg", "suffix": 7}],
     "a key given twice": [*PLAIN, '{"image": "a.jpg", "image": "b.jpg"}'],
@@ -142,7 +145,7 @@ def _write(path: Path, rows: list[Any]) -> bytes:
 
 
 def _read(root: Path, arrow: bool, classes: list[str] | None, monkeypatch: pytest.MonkeyPatch) -> Dataset:
-    monkeypatch.setattr(jsonl, "_ARROW_MIN_BYTES", 0 if arrow else 2**62)
+    monkeypatch.setattr(jsonl.reader, "ARROW_MIN_BYTES", 0 if arrow else 2**62)
     return jsonl.read(root, classes=classes, workers=2 if arrow else 1)  # 2: Arrow threads and scans
 
 
@@ -174,7 +177,7 @@ def _compare(
     monkeypatch.setattr(_jsonl_arrow, "_MOSTLY_FLAGGED", 1.0)
     path = tmp_path / "ds" / "train" / "annotations.jsonl"
     data = _write(path, rows)
-    ctx = jsonl._FileContext.of(path, tmp_path / "ds", frozenset(classes) if classes else None)
+    ctx = FileContext.of(path, tmp_path / "ds", frozenset(classes) if classes else None)
     took = _jsonl_arrow.parse(data, ctx) is not None
     arrow = _dump(_read(tmp_path / "ds", True, classes, monkeypatch))
     exact = _dump(_read(tmp_path / "ds", False, classes, monkeypatch))
@@ -248,8 +251,9 @@ def test_large_file_load_takes_the_arrow_path(tmp_path: Path) -> None:
     _write(path, rows)
     script = f"""
 import sys
-from datakit.formats import _jsonl_arrow, jsonl
-jsonl._ARROW_MIN_BYTES = 1024
+from datakit.formats import jsonl
+from datakit.formats.jsonl import arrow as _jsonl_arrow
+jsonl.reader.ARROW_MIN_BYTES = 1024
 calls = []
 parse = _jsonl_arrow.parse
 _jsonl_arrow.parse = lambda data, ctx, **kw: calls.append(1) or parse(data, ctx, **kw)
@@ -276,7 +280,7 @@ def test_date_like_strings_stay_strings_in_arrow() -> None:
 def test_files_mostly_for_the_per_row_check_take_the_orjson_path(tmp_path: Path) -> None:
     rows = [*PLAIN, *({"image": f"{i}.jpg", "id": str(i)} for i in range(4))]  # ids: per-row rows
     path = tmp_path / "train" / "annotations.jsonl"
-    ctx = jsonl._FileContext.of(path, tmp_path, None)
+    ctx = FileContext.of(path, tmp_path, None)
     assert _jsonl_arrow.parse(_write(path, rows), ctx) is None
     assert _jsonl_arrow.parse(_write(path, PLAIN * 4 + rows[4:5]), ctx) is not None
 
@@ -284,7 +288,7 @@ def test_files_mostly_for_the_per_row_check_take_the_orjson_path(tmp_path: Path)
 def test_int_labels_and_folders_are_read_column_wise(tmp_path: Path) -> None:
     """Common shapes must not all go to the per-row check (which would send them to orjson)."""
     path = tmp_path / "train" / "annotations.jsonl"
-    ctx = jsonl._FileContext.of(path, tmp_path, None)
+    ctx = FileContext.of(path, tmp_path, None)
     for case in ("int labels", "images in folders"):
         chunks = _jsonl_arrow.parse(_write(path, ARROW_CASES[case]), ctx)
         assert chunks is not None, case
@@ -294,7 +298,7 @@ def test_int_labels_and_folders_are_read_column_wise(tmp_path: Path) -> None:
 def test_one_thread_gives_the_same_chunk(tmp_path: Path) -> None:
     """``workers=1``: pyarrow on one thread and the byte scans inline, not on a second thread."""
     path = tmp_path / "train" / "annotations.jsonl"
-    ctx = jsonl._FileContext.of(path, tmp_path, None)
+    ctx = FileContext.of(path, tmp_path, None)
     plain = [{"image": f"q{i}.jpg", "suffix": "1"} for i in range(30)]
     data = _write(path, [*plain, *ARROW_CASES["sources"]])
     ones, twos = _jsonl_arrow.parse(data, ctx, threads=False), _jsonl_arrow.parse(data, ctx, threads=True)
@@ -319,7 +323,7 @@ def test_pieces_and_a_piece_pyarrow_refuses(piece: int, tmp_path: Path, monkeypa
     assert [(s.line, s.reason.split(" (")[0]) for s in ds.skipped] == [(31, "not valid JSON"), (34, "empty label")]
     assert len(ds) == 38 and ds["train/m.jpg"].source == "synthetic"
     data = (tmp_path / "ds" / "train" / "annotations.jsonl").read_bytes()
-    ctx = jsonl._FileContext.of(tmp_path / "ds" / "train" / "annotations.jsonl", tmp_path / "ds", None)
+    ctx = FileContext.of(tmp_path / "ds" / "train" / "annotations.jsonl", tmp_path / "ds", None)
     chunks = _jsonl_arrow.parse(data, ctx)
     assert chunks is not None
     lines = [c.lines for c in chunks]

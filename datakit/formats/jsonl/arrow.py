@@ -5,14 +5,16 @@ core into an Arrow table, on a thread of its own, while this thread checks the p
 column by column and builds its Python values; a second thread scans the bytes for line ends and
 the text ``null``. A row whose Arrow values could differ from what ``orjson`` reads, or
 whose values need more than a look, is read again from its own line with orjson and decided by
-the exact per-row check of :mod:`datakit.formats.jsonl`, so the result (samples, skips and their
-reasons) is the one the line-by-line path gives. Such rows are those with:
+the exact per-row check (:func:`~datakit.formats.jsonl.rows.check_row`), so the result (samples,
+skips and their reasons) is the one the line-by-line path gives. Values are taken as they are by
+the same rule table (:data:`~datakit.formats.jsonl.rows.AS_IS`) the bulk orjson path uses. Such
+rows are those with:
 
 - a field other than ``image``, ``prefix``, ``suffix``, ``metadata``, ``source`` and ``tags``
   (an id, detections, a size, a ``label``, unknown keys...),
 - an image path with a folder, a backslash or a colon, or an empty, ``.`` or ``..`` path,
-- a label that is empty, blank, not a string or not a declared class; a prompt that is not a
-  string; a source that is not one of :data:`~datakit.sample.SOURCES`; tags that are not a list
+- a label that is empty, blank, padded with whitespace, not a string or not a declared class; a
+  prompt that is not a string; a source that is not one of :data:`~datakit.sample.SOURCES`; tags that are not a list
   of strings,
 - metadata that is not an object of strings, booleans, integers and finite non-integral numbers
   with every key the file's metadata objects use (Arrow fills an absent key with null, reads
@@ -23,7 +25,7 @@ reasons) is the one the line-by-line path gives. Such rows are those with:
 
 A piece goes to the orjson path when pyarrow refuses it (a line that is not JSON, a field whose
 type changes between rows, a key given twice...), when a line does not start with ``{`` (blank
-lines, a byte order mark), when its row count differs from its line count, or when most of its
+lines), when its row count differs from its line count, or when most of its
 rows need the per-row check anyway. When that happens to the first piece, or pyarrow is not
 installed, :func:`parse` returns ``None`` and the caller parses the whole file with orjson (in
 parallel processes); a later piece is parsed with orjson in this process.
@@ -44,10 +46,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 import orjson
 
-from datakit.builder import _NO_TAGS
 from datakit.columns import Categorical
-from datakit.formats.jsonl import _check_flagged, _Chunk, _drop, _FileContext, _natives, _parse_bytes
-from datakit.sample import SOURCES
+from datakit.formats.jsonl.chunks import BOM, Chunk, assemble_natives, drop, parse_bytes
+from datakit.formats.jsonl.rows import AS_IS, NULL_IS_ABSENT, ODD_PATH, FileContext, check_flagged, tags_as_is
 
 if TYPE_CHECKING:
     import mmap
@@ -58,14 +59,8 @@ if TYPE_CHECKING:
     File = bytes | mmap.mmap  # a whole file
     Data = File | memoryview  # a file or a piece of one
 
-_COLUMNWISE = frozenset({"image", "prefix", "suffix", "metadata", "source", "tags"})
-_NULL_IS_ABSENT = frozenset({"image", "prefix", "suffix", "metadata", "tags", "id", "width", "height", "split",
-                             "detections"})  # fmt: skip
-"""Fields that the per-row check reads the same whether they are ``null`` or absent."""
-_ODD_PATH = r"^$|^/|/$|//|\\|:|(^|/)\.\.?(/|$)"
-"""Image paths :func:`~datakit.paths.safe_relpath` would change or refuse: empty, absolute, with a
-backslash, a drive colon, an empty, ``.`` or ``..`` segment, or a trailing slash. Any other path is
-already normal: joined to its file's folder it is the root-relative path."""
+_COLUMNWISE = frozenset({"image", "metadata", "tags", *AS_IS})
+_NO_TAGS: tuple[str, ...] = ()
 _PIECE_BYTES = 16 * 2**20
 _MOSTLY_FLAGGED = 0.25
 """Above this share of rows for the per-row check, the orjson path (in parallel processes) is faster."""
@@ -227,7 +222,7 @@ def _tags(col: pa.ChunkedArray | None, flagged: np.ndarray) -> list[tuple[str, .
         return tags
     rows = np.flatnonzero(has)
     for i, tg in zip(rows.tolist(), _take(col, rows), strict=True):
-        if None in tg:
+        if not tags_as_is(tg):  # a null in the list
             flagged[i] = True
         elif tg:
             tags[i] = tuple(tg)
@@ -284,7 +279,7 @@ class _Columns(NamedTuple):
     flagged: np.ndarray
 
 
-def _columns(table: pa.Table, ends: np.ndarray, nulls: np.ndarray, ctx: _FileContext) -> _Columns | None:
+def _columns(table: pa.Table, ends: np.ndarray, nulls: np.ndarray, ctx: FileContext) -> _Columns | None:
     """Every row's values read column-wise, and the rows the exact per-row check must decide.
 
     ``ends`` are the lines' end offsets and ``nulls`` the offsets of the text ``null``.
@@ -297,20 +292,18 @@ def _columns(table: pa.Table, ends: np.ndarray, nulls: np.ndarray, ctx: _FileCon
     image = cols.get("image")
     if image is None or not pa.types.is_string(image.type):
         return None
-    odd = pc.match_substring_regex(image, _ODD_PATH)
+    odd = pc.match_substring_regex(image, ODD_PATH)
     flagged = _bools(pc.or_kleene(odd, pc.is_null(image)))
     for name, col in cols.items():
         if name not in _COLUMNWISE:
             flagged |= _valid(col)
-    if not cols.keys() <= _NULL_IS_ABSENT:  # a line with "null" on it: the per-row check
+    if not cols.keys() <= NULL_IS_ABSENT:  # a line with "null" on it: the per-row check
         flagged[np.searchsorted(ends, nulls)] = True
     class_set = ctx.class_set
-    labels = _categorical(
-        cols.get("suffix"), n, flagged,
-        lambda v: not v or v.isspace() or (class_set is not None and v not in class_set), ints=True,
-    )  # fmt: skip
-    prompts = _categorical(cols.get("prefix"), n, flagged, lambda v: False)
-    sources = _categorical(cols.get("source"), n, flagged, lambda v: v not in SOURCES)
+    labels, prompts, sources = (
+        _categorical(cols.get(name), n, flagged, _rejects(name, class_set), ints=name == "suffix")
+        for name in ("suffix", "prefix", "source")
+    )
     tags = _tags(cols.get("tags"), flagged)
     metadata = _metadata(cols.get("metadata"), flagged)
     if ctx.prefix:
@@ -318,10 +311,16 @@ def _columns(table: pa.Table, ends: np.ndarray, nulls: np.ndarray, ctx: _FileCon
     return _Columns(image.to_pylist(), labels, prompts, sources, tags, metadata, flagged)
 
 
-def _cuts(data: File, piece: int) -> list[int]:
-    """Offsets that cut ``data`` into pieces of about ``piece`` bytes at line starts."""
+def _rejects(name: str, class_set: frozenset[str] | None) -> Callable[[str], bool]:
+    """Whether a value of field ``name`` is not taken as it is (:data:`~datakit.formats.jsonl.rows.AS_IS`)."""
+    accept = AS_IS[name]
+    return lambda v: not accept(v, class_set)
+
+
+def _cuts(data: File, piece: int, start: int = 0) -> list[int]:
+    """Offsets that cut ``data[start:]`` into pieces of about ``piece`` bytes at line starts."""
     size = len(data)
-    cuts = [0]
+    cuts = [start]
     while cuts[-1] + piece < size:
         nl = data.find(b"\n", cuts[-1] + piece)
         if nl < 0 or nl + 1 >= size:
@@ -337,7 +336,7 @@ def _scan(data: File, a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 
 def _piece(table: pa.Table, piece: Data, starts: np.ndarray, ends: np.ndarray, nulls: np.ndarray,
-           ctx: _FileContext) -> _Chunk | None:  # fmt: skip
+           ctx: FileContext) -> Chunk | None:  # fmt: skip
     """The chunk of one piece (line numbers relative to it), or ``None`` for the orjson path."""
     import pyarrow as pa
 
@@ -353,30 +352,31 @@ def _piece(table: pa.Table, piece: Data, starts: np.ndarray, ends: np.ndarray, n
     def row_at(i: int) -> Any:
         return orjson.loads(piece[starts[i] : ends[i]])
 
-    fixes, skips, dead = _check_flagged(np.flatnonzero(cols.flagged).tolist(), row_at, ctx)
+    fixes, skips, dead = check_flagged(np.flatnonzero(cols.flagged).tolist(), row_at, ctx)
     images, tags, metadata = cols.images, cols.tags, cols.metadata
     for i, r in fixes:
         images[i] = r[0]
     labels = _patched(cols.labels, [(i, r[1]) for i, r in fixes])
     prompts = _patched(cols.prompts, [(i, r[2]) for i, r in fixes])
     sources = cols.sources
-    natives = _natives([], fixes, dead, ctx)
+    natives = assemble_natives([], fixes, dead, ctx)
     if dead:
-        images, tags, metadata = (_drop(col, dead) for col in (images, tags, metadata))
+        images, tags, metadata = (drop(col, dead) for col in (images, tags, metadata))
         labels, prompts, sources = (_dropped(cat, dead) for cat in (labels, prompts, sources))
-    return _Chunk(images, labels, prompts, natives, skips, len(starts), sources=sources, tags=tags, metadata=metadata)
+    return Chunk(images, labels, prompts, natives, skips, len(starts), sources=sources, tags=tags, metadata=metadata)
 
 
-def parse(data: File, ctx: _FileContext, *, threads: bool = True) -> Iterator[_Chunk] | None:
+def parse(data: File, ctx: FileContext, *, threads: bool = True) -> Iterator[Chunk] | None:
     r"""Parse a whole JSONL file's bytes into chunks, or ``None`` when it takes the orjson path.
 
     ``threads``: pyarrow on every core, and the parse and byte scans on threads beside this one
-    (else all in turn, on one core). Chunks come one per piece, line numbers relative to it; the
+    (else all in turn, on one core). A byte order mark at the start is skipped. Chunks come one
+    per piece, line numbers relative to it; the
     first is parsed before this returns, the others as the iterator is consumed (pyarrow parses
     the next piece while the caller takes one in), so ``data`` must stay readable until then.
 
     Examples:
-        >>> ctx = _FileContext("train/annotations.jsonl", "train", "train", "real", None)
+        >>> ctx = FileContext("train/annotations.jsonl", "train", "train", "real", None)
         >>> rows = [b'{"image": "%d.jpg", "suffix": "7"}' % i for i in range(4)]
         >>> [chunk] = parse(b"\n".join([*rows, b'{"image": "x.jpg", "suffix": ""}']), ctx)
         >>> chunk.images[:2], chunk.labels.tolist()[:2], [(s.line, s.reason) for s in chunk.skips]
@@ -385,10 +385,11 @@ def parse(data: File, ctx: _FileContext, *, threads: bool = True) -> Iterator[_C
         True
 
     """
-    if importlib.util.find_spec("pyarrow") is None or data[:1] != b"{":
+    start = len(BOM) if data[: len(BOM)] == BOM else 0
+    if importlib.util.find_spec("pyarrow") is None or data[start : start + 1] != b"{":
         return None
     pools: list[ThreadPoolExecutor | None] = [ThreadPoolExecutor(1), ThreadPoolExecutor(1)] if threads else [None, None]
-    chunks = _parse(data, ctx, threads, *pools)
+    chunks = _parse(data, start, ctx, threads, *pools)
     first = next(chunks)
     if first is None:
         _shutdown(pools)
@@ -396,7 +397,7 @@ def parse(data: File, ctx: _FileContext, *, threads: bool = True) -> Iterator[_C
     return _then(first, chunks, pools)
 
 
-def _then(first: _Chunk, rest: Generator[_Chunk | None], pools: list[ThreadPoolExecutor | None]) -> Iterator[_Chunk]:
+def _then(first: Chunk, rest: Generator[Chunk | None], pools: list[ThreadPoolExecutor | None]) -> Iterator[Chunk]:
     try:
         yield first
         for chunk in rest:
@@ -414,11 +415,16 @@ def _shutdown(pools: list[ThreadPoolExecutor | None]) -> None:
 
 
 def _parse(
-    data: File, ctx: _FileContext, threads: bool, parser: ThreadPoolExecutor | None, scanner: ThreadPoolExecutor | None
-) -> Generator[_Chunk | None]:
+    data: File,
+    start: int,
+    ctx: FileContext,
+    threads: bool,
+    parser: ThreadPoolExecutor | None,
+    scanner: ThreadPoolExecutor | None,
+) -> Generator[Chunk | None]:
     """Chunks piece by piece; ``None`` first when the first piece takes the orjson path."""
     view = memoryview(data)
-    ranges = list(itertools.pairwise(_cuts(data, _PIECE_BYTES)))
+    ranges = list(itertools.pairwise(_cuts(data, _PIECE_BYTES, start)))
     scans = [_submit(scanner, _scan, data, a, b) for a, b in ranges]
     table = _submit(parser, _read_table, view[ranges[0][0] : ranges[0][1]], threads)
     for k, (a, b) in enumerate(ranges):
@@ -433,5 +439,5 @@ def _parse(
             if k == 0:
                 yield None
                 return
-            chunk = _parse_bytes(bytes(piece), ctx)
+            chunk = parse_bytes(bytes(piece), ctx)
         yield chunk

@@ -1,0 +1,275 @@
+"""Writing a Dataset as native JSONL: one annotation file per split (and source folder), atomically.
+
+Examples:
+    >>> import tempfile, pathlib
+    >>> from datakit import Dataset, Sample
+    >>> ds = Dataset.from_samples([Sample("a.jpg", label="7", split="train"),
+    ...                            Sample("b.jpg", label="9", source="pseudo")], ".")
+    >>> sorted(_group_rows(ds))  # an unsplit sample stays at the root, whatever its source
+    ['annotations.jsonl', 'train/annotations.jsonl']
+    >>> native_row(ds, 1, "")
+    {'image': 'b.jpg', 'label': '9', 'source': 'pseudo'}
+
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import orjson
+
+from datakit.atomic import Transaction, atomic_dir
+from datakit.errors import FormatError
+from datakit.formats.jsonl.reader import MANIFEST, discover
+from datakit.formats.jsonl.rows import SOURCE_FOLDERS
+from datakit.paths import relpath_from
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from datakit.dataset import Dataset
+
+ANNOTATIONS = "annotations.jsonl"
+"""The name of the annotation file datakit writes in each folder."""
+SEED_PROMPT = "What number is on this basketball jersey? Reply with just the number, nothing else."
+"""The jersey OCR project's VLM fine-tuning prompt, the default ``prefix`` for plain rows."""
+
+
+def _target_file(origin: str | None, split: str | None, source: str) -> str:
+    """The annotation file a sample is written to, relative to the root.
+
+    A row goes back to the JSONL file it came from when that file's top folder is its split;
+    else to ``<split>/annotations.jsonl`` (``<split>/synthetic/...`` or ``<split>/pseudo/...``
+    for those sources), and an unsplit sample to the root's ``annotations.jsonl`` (a top folder
+    would be read back as a split).
+    """
+    if origin is not None and origin.endswith(".jsonl"):  # not a COCO/YOLO file it was read from
+        top = origin.split("/", 1)[0] if "/" in origin else None
+        if top == split:
+            return origin
+    if not split:
+        return ANNOTATIONS
+    if source in ("synthetic", "pseudo"):
+        return f"{split}/{source}/{ANNOTATIONS}"
+    return f"{split}/{ANNOTATIONS}"
+
+
+def _folder_source(folder: str) -> str:
+    """The ``source`` a row of a file in ``folder`` takes when it names none (see the reader)."""
+    source = "real"
+    for part in folder.split("/") if folder else []:
+        source = SOURCE_FOLDERS.get(part, source)
+    return source
+
+
+def native_row(ds: Dataset, i: int, folder: str) -> dict[str, Any]:
+    """The native JSONL row of sample ``i``, with its image relative to ``folder``."""
+    return next(_native_rows(ds, [i], folder))
+
+
+def _native_rows(ds: Dataset, rows: list[int], folder: str) -> Iterator[dict[str, Any]]:
+    """Native rows for sample indices ``rows`` (columns are decoded once, not per row)."""
+    cols = ds.columns
+    images, ids, tags, meta = cols.images, cols.ids, cols.tags, cols.metadata
+    widths, heights = cols.widths, cols.heights
+    label_t = [*cols.labels.values, None]
+    prompt_t = [*cols.prompts.values, None]
+    source_t = [*cols.sources.values, None]
+    label_c, prompt_c, source_c = cols.labels.codes, cols.prompts.codes, cols.sources.codes
+    idx = np.asarray(rows, dtype=np.int64)
+    d = cols.detections
+    has_dets = (d.offsets[idx + 1] > d.offsets[idx]).tolist()
+    sized = ((widths[idx] > 0) & (heights[idx] > 0)).tolist()
+    default_source = _folder_source(folder)
+    pre = folder + "/" if folder else ""
+    cut = len(pre)
+    for k, i in enumerate(rows):
+        image = images[i]
+        rel = image[cut:] if pre and image.startswith(pre) else relpath_from(image, folder)
+        row: dict[str, Any] = {"image": rel}
+        label = label_t[label_c[i]]
+        prompt = prompt_t[prompt_c[i]]
+        if prompt is not None:
+            row["prefix"] = prompt
+            row["suffix"] = label
+        elif label is not None:
+            row["label"] = label
+        source = source_t[source_c[i]] or "real"
+        if source != default_source:
+            row["source"] = source
+        if ids[i] is not image and ids[i] != image:
+            row["id"] = ids[i]
+        if tags[i]:
+            row["tags"] = list(tags[i])
+        if meta[i]:
+            row["metadata"] = meta[i]
+        if sized[k]:
+            row["width"], row["height"] = int(widths[i]), int(heights[i])
+        if has_dets[k]:
+            dets = []
+            for j in range(int(d.offsets[i]), int(d.offsets[i + 1])):
+                det: dict[str, Any] = {"label": d.labels[j], "bbox": d.boxes[j].tolist()}
+                score = d.scores[j]
+                if not math.isnan(score):
+                    det["score"] = float(score)
+                if d.attributes[j]:
+                    det["attributes"] = d.attributes[j]
+                dets.append(det)
+            row["detections"] = dets
+        yield row
+
+
+def _group_rows(ds: Dataset) -> dict[str, list[int]]:
+    cols = ds.columns
+    groups: dict[str, list[int]] = {}
+    origins, splits, sources = cols.origins, cols.splits, cols.sources
+    cache: dict[tuple[int, int, int], str] = {}
+    for i, key in enumerate(zip(origins.codes.tolist(), splits.codes.tolist(), sources.codes.tolist(), strict=True)):
+        target = cache.get(key)
+        if target is None:
+            o, sp, so = key
+            target = cache[key] = _target_file(
+                origins.values[o] if o >= 0 else None,
+                splits.values[sp] if sp >= 0 else None,
+                sources.values[so] if so >= 0 else "real",
+            )
+        groups.setdefault(target, []).append(i)
+    return groups
+
+
+def _write_rows(ds: Dataset, rows: list[int], folder: str, f: Any) -> None:
+    dumps = orjson.dumps
+    buf = []
+    for row in _native_rows(ds, rows, folder):
+        buf.append(dumps(row, option=orjson.OPT_SERIALIZE_NUMPY))
+        if len(buf) >= 65536:
+            f.write(b"\n".join(buf) + b"\n")
+            buf.clear()
+    if buf:
+        f.write(b"\n".join(buf) + b"\n")
+
+
+def _manifest(ds: Dataset) -> bytes | None:
+    manifest: dict[str, Any] = {}
+    if ds.classes is not None:
+        manifest["classes"] = ds.classes
+    if ds.info:
+        manifest["info"] = ds.info
+    if not manifest:
+        return None
+    return orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY)
+
+
+def _write_annotations(ds: Dataset, out: Path) -> list[str]:
+    """Write every annotation file (and the manifest) into a new folder ``out``."""
+    written = []
+    for target, rows in sorted(_group_rows(ds).items()):
+        folder = target.rsplit("/", 1)[0] if "/" in target else ""
+        path = out / target
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as f:
+            _write_rows(ds, rows, folder, f)
+            f.flush()
+            os.fsync(f.fileno())  # on disk before the folder is swapped in
+        written.append(target)
+    manifest = _manifest(ds)
+    if manifest is not None:
+        with open(out / MANIFEST, "wb") as f:
+            f.write(manifest)
+            f.flush()
+            os.fsync(f.fileno())
+    return written
+
+
+def _save_in_place(ds: Dataset, out: Path) -> None:
+    """Rewrite the annotation files of ``out`` (``ds``'s own root) in one transaction."""
+    with Transaction(out) as tx:  # recovers an interrupted save first
+        stale: set[str] = set()
+        with contextlib.suppress(FormatError):
+            stale = {p.relative_to(out).as_posix() for p in discover(out)[1]}
+        written = set()
+        for target, rows in sorted(_group_rows(ds).items()):
+            folder = target.rsplit("/", 1)[0] if "/" in target else ""
+            with tx.open(target) as f:
+                _write_rows(ds, rows, folder, f)
+            written.add(target)
+        manifest = _manifest(ds)
+        if manifest is not None:
+            tx.write_bytes(MANIFEST, manifest)
+        for rel in sorted(stale - written):  # files whose samples are all gone (a re-split, a filter)
+            tx.remove(rel)
+
+
+def _place_image(src: Path, dst: Path, mode: str) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if mode == "link":
+        try:
+            os.link(src, dst)
+            return
+        except OSError:
+            pass  # another filesystem: fall back to a copy
+    shutil.copy2(src, dst)
+
+
+def write(ds: Dataset, path: str | Path, *, images: str = "copy") -> Path:
+    """Write ``ds`` as a native JSONL dataset under ``path``, atomically.
+
+    Rows go back to the annotation file they came from (``train/synthetic/annotations.jsonl``
+    stays there); new samples go to ``<split>/annotations.jsonl`` (``<split>/synthetic/...``
+    for synthetic samples), unsplit ones to the root's ``annotations.jsonl``. Rows that had a
+    ``prefix`` keep the Roboflow shape (``prefix``/``suffix``). Reading the output back gives
+    the same samples (splits, sources and all).
+
+    Args:
+        ds: The dataset.
+        path: Output folder. When it is the dataset's own root, the annotation files are
+            rewritten in place as one transaction (:class:`datakit.atomic.Transaction`: a crash
+            at any point leaves the old files or the new ones) and images stay where they are;
+            the root then holds exactly ``ds``, so an annotation file none of whose rows are left
+            in ``ds`` (say, after ``ds.filter(source="synthetic")`` or a re-split) is removed,
+            with its folder when nothing else is left in it. To add samples to a root without
+            touching its other files, save them to a new folder and move it in.
+        images: For a new folder: ``"copy"`` the images, ``"link"`` (hard links, copying across
+            file systems) or ``"none"`` (write annotations only).
+
+    Returns:
+        The output folder.
+
+    Raises:
+        FileNotFoundError: An image to copy is missing (the message names it).
+
+    """
+    if images not in ("copy", "link", "none"):
+        raise ValueError(f"expected images='copy', 'link' or 'none', got {images!r}")
+    out = Path(path)
+    if out.exists() and out.resolve() == ds.root.resolve():
+        _save_in_place(ds, out)
+        return out
+    with atomic_dir(out) as tmp:
+        if images != "none":
+            from datakit.paths import RootGuard
+
+            guard = RootGuard(ds.root)  # inside the root once symlinks resolve, and a regular file
+            for rel in dict.fromkeys(ds.columns.images):
+                src = guard.check(rel)
+                _place_image(src, tmp / rel, images)
+        _write_annotations(ds, tmp)
+    return out
+
+
+def plain_rows(ds: Dataset, prompt: str = SEED_PROMPT) -> Iterator[dict[str, str]]:
+    """Roboflow ``{"image", "prefix", "suffix"}`` rows for VLM fine-tuning (labeled samples only).
+
+    Image paths are relative to the dataset root.
+    """
+    cols = ds.columns
+    values, codes, images = cols.labels.values, cols.labels.codes.tolist(), cols.images
+    for i, c in enumerate(codes):
+        if c >= 0:
+            yield {"image": images[i], "prefix": prompt, "suffix": values[c]}
