@@ -96,10 +96,11 @@ def strata(ds: Dataset, by: str | None = "label") -> list[str | None]:
     For ``label`` on a dataset whose samples have no label but have objects, the stratum is the
     rarest object class in the image (so rare classes are spread over the splits).
     """
+    ds_cols = ds.columns
     if by is None:
         return [None] * len(ds)
-    if by == "label" and not (ds._labels.codes >= 0).any() and len(ds._dets):
-        d = ds._dets
+    if by == "label" and not (ds_cols.labels.codes >= 0).any() and len(ds_cols.detections):
+        d = ds_cols.detections
         freq = np.bincount(d.labels.codes[d.labels.codes >= 0], minlength=len(d.labels.values))
         out: list[str | None] = []
         codes = d.labels.codes.tolist()

@@ -108,7 +108,8 @@ def field_codes(ds: Dataset, field: str) -> tuple[np.ndarray, list[str]]:
         ['synthetic', 'real']
 
     """
-    cats = {"split": ds._splits, "label": ds._labels, "prompt": ds._prompts, "source": ds._sources}
+    ds_cols = ds.columns
+    cats = {"split": ds_cols.splits, "label": ds_cols.labels, "prompt": ds_cols.prompts, "source": ds_cols.sources}
     if field in cats:
         col = cats[field]
         codes, names = col.codes.copy(), [str(v) for v in col.values]
@@ -320,12 +321,13 @@ def agreement(a: Sequence[Any], b: Sequence[Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- the audit
 def default_fields(ds: Dataset, limit: int = 50) -> list[str]:
     """The seed's fields that are present, else every scalar metadata key with ≤ ``limit`` values."""
+    ds_cols = ds.columns
     present = ds.metadata_keys()
     seed = [f for f in METADATA_FIELDS if f in present]
     if seed:
         return seed
     keys: dict[str, set[Any]] = {}
-    for md in ds._metadata:
+    for md in ds_cols.metadata:
         if md:
             for k, v in md.items():
                 s = keys.setdefault(k, set())
