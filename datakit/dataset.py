@@ -416,11 +416,15 @@ class Dataset(metaclass=_DatasetType):
         path: str | Path | None = None,
         *,
         images: str = "copy",
+        shards: int | None = None,
     ) -> Path:
-        """Write the dataset as native JSONL, atomically; see :func:`datakit.formats.jsonl.write`."""
+        """Write the dataset as native JSONL, atomically; see :func:`datakit.formats.jsonl.write`.
+
+        ``shards=N`` cuts every annotation file into ``N`` shard files a cluster can process apart.
+        """
         from datakit.formats import jsonl
 
-        return jsonl.write(self, self.root if path is None else path, images=images)
+        return jsonl.write(self, self.root if path is None else path, images=images, shards=shards)
 
     # ----------------------------------------------------------------- row access
     def __len__(self) -> int:

@@ -61,6 +61,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--workers", type=int, default=None, help="decoding processes (default: CPU count)")
     add_scheduler(p)
+    p.add_argument("--partitions", type=int, default=1,
+                   help="split the hash index into N parts (a power of two) searched as separate tasks (default 1)")
     add_common(p, out=True)
     p.set_defaults(func=run)
 
@@ -93,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
         ds, method=args.method, radius=args.radius, min_score=args.min_score,
         min_cosine=args.min_cosine,
         min_colour=args.min_colour, max_residual=args.max_residual,
-        min_local=args.min_local, workers=args.workers, scheduler=args.scheduler, progress=progress,
+        min_local=args.min_local, workers=args.workers, scheduler=args.scheduler, partitions=args.partitions,
+        progress=progress,
     )  # fmt: skip
     if args.report:
         report.save(args.report)

@@ -19,6 +19,7 @@ from datakit.dedup.embedding import DEFAULT_MIN_COSINE
 from datakit.dedup.hashing import Fingerprints, fingerprints, pixel_digest
 from datakit.dedup.index import MAX_RADIUS, _unique_min, nearest_pairs, radius_pairs
 from datakit.dedup.near import DEFAULT_MIN_COLOUR, DEFAULT_MIN_SCORE, DEFAULT_RADIUS, colour_scores, verify_pairs
+from datakit.dedup.partitioned import partitioned_pairs
 from datakit.dedup.report import DedupReport
 from datakit.dedup.rows import empty_label_rows, resolve_rows
 from datakit.paths import RootGuard
@@ -116,6 +117,7 @@ def find_duplicates(
     min_local: float = DEFAULT_MIN_LOCAL,
     workers: int | None = None,
     scheduler: str | None = None,
+    partitions: int = 1,
     progress: bool = False,
     embed: Callable[[list[str]], tuple[np.ndarray, list[str | None]]] | None = None,
 ) -> DedupReport:
@@ -153,6 +155,9 @@ def find_duplicates(
         workers: Processes for decoding (default: CPU count, at most 8).
         scheduler: A Dask scheduler for the decoding (``local:N``, ``tcp://HOST:PORT``; default
             ``DATAKIT_SCHEDULER``, else local processes): results are identical.
+        partitions: Split the near-duplicate hash index into this many parts (a power of two),
+            searched as separate tasks so no worker builds the whole index
+            (:mod:`datakit.dedup.partitioned`); results are identical.
         progress: Show progress bars on stderr.
         embed: Replaces the EfficientNet embedder (paths → (embeddings, errors)); for tests.
 
@@ -178,6 +183,8 @@ def find_duplicates(
         raise ValueError(f"expected radius in 0..{MAX_RADIUS}, got {radius}")
     if not all(-1.0 <= x <= 1.0 for x in (min_score, min_colour, min_cosine)):
         raise ValueError("expected min_score, min_colour and min_cosine in [-1, 1]")
+    if partitions < 1 or partitions & (partitions - 1):
+        raise ValueError(f"expected partitions a power of two (1, 2, 4, ...), got {partitions}")
     if not max_residual >= 0:
         raise ValueError(f"expected max_residual >= 0, got {max_residual}")
     workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
@@ -238,10 +245,13 @@ def find_duplicates(
         cand = np.zeros((0, 2), np.int64)
         dist = np.zeros(0, np.int64)
         if len(ok_idx) > 1:
-            local, dist = radius_pairs(
-                fps.codes[ok_idx], radius, views=fps.views[ok_idx], chunks=3, probe=min(2, radius // 3),
-                max_per_item=MAX_CANDIDATES, return_distance=True,
-            )  # fmt: skip
+            codes, views, probe = fps.codes[ok_idx], fps.views[ok_idx], min(2, radius // 3)
+            if partitions > 1:  # the index in parts, on the same workers; the result is identical
+                local, dist = partitioned_pairs(codes, radius, partitions=partitions, executor=pool, views=views,
+                                                chunks=3, probe=probe, max_per_item=MAX_CANDIDATES)  # fmt: skip
+            else:
+                local, dist = radius_pairs(codes, radius, views=views, chunks=3, probe=probe,
+                                           max_per_item=MAX_CANDIDATES, return_distance=True)  # fmt: skip
             cand = ok_idx[local]
         lap("index")
         # same pixels give equal thumbnails, or close ones when a JPEG was decoded at reduced scale

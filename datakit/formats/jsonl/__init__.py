@@ -79,6 +79,7 @@ def export(
     strict: bool = True,
     plain: bool = False,
     prompt: str | None = None,
+    shards: int | None = None,
 ) -> WriteResult:
     """Write ``ds`` as native JSONL (or plain VLM rows) and say what was written: ``convert --to jsonl``.
 
@@ -90,6 +91,7 @@ def export(
         plain: Write plain ``{"image", "prefix", "suffix"}`` rows (:func:`datakit.formats._plain.write`).
         prompt: With ``plain``: every row's ``prefix`` (default: each row keeps its own prompt;
             rows without one get the jersey OCR prompt, :data:`SEED_PROMPT`).
+        shards: Cut every annotation file into this many shard files (see :func:`write`).
 
     Raises:
         ValueError: ``prompt`` without ``plain``.
@@ -100,10 +102,12 @@ def export(
 
     if prompt is not None and not plain:
         raise ValueError("--prompt needs --plain")
+    if shards is not None and plain:
+        raise ValueError("--shards applies to native JSONL, not --plain")
     if plain:
         return _plain.write(ds, out, prompt=prompt, images=images, strict=strict)
     ds, log, result = begin_write(ds, out, images, strict)
-    result.out = write(ds, out, images="link" if images in ("link", "symlink") else images)
+    result.out = write(ds, out, images="link" if images in ("link", "symlink") else images, shards=shards)
     result.samples = len(ds)
     result.skipped = log.items
     return result
@@ -145,6 +149,7 @@ FORMAT = Format(
             "with --plain: the prefix of every row (default: each row's own prompt, else the jersey OCR prompt)",
             requires="plain",
         ),
+        Option("shards", "cut every annotation file into N shard files (<name>-00000-of-0000N.jsonl)", type=int),
     ),
     cannot_hold=(),
 )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -125,7 +126,44 @@ def _native_rows(ds: Dataset, rows: list[int], folder: str) -> Iterator[dict[str
         yield row
 
 
-def _group_rows(ds: Dataset) -> dict[str, list[int]]:
+_SHARD_RE = re.compile(r"^(?P<stem>.+)-\d{5}-of-\d{5}\.jsonl$")
+
+
+def shard_name(target: str, k: int, n: int) -> str:
+    """Shard ``k`` of ``n`` of the annotation file ``target``.
+
+    Examples:
+        >>> shard_name("train/annotations.jsonl", 2, 4)
+        'train/annotations-00002-of-00004.jsonl'
+        >>> shard_name("train/annotations-00001-of-00008.jsonl", 0, 2)  # re-sharding renames
+        'train/annotations-00000-of-00002.jsonl'
+
+    """
+    m = _SHARD_RE.match(target)
+    stem = m["stem"] if m else target.removesuffix(".jsonl")
+    return f"{stem}-{k:05d}-of-{n:05d}.jsonl"
+
+
+def _shard(groups: dict[str, list[int]], shards: int | None) -> dict[str, list[int]]:
+    """Each annotation file's rows cut into ``shards`` contiguous files (empty ones left out)."""
+    if shards is None:
+        return groups
+    merged: dict[str, list[int]] = {}
+    for target, rows in groups.items():  # shards of one file (a re-shard) gather again first
+        m = _SHARD_RE.match(target)
+        merged.setdefault(f"{m['stem']}.jsonl" if m else target, []).extend(rows)
+    out: dict[str, list[int]] = {}
+    for target, rows in merged.items():
+        rows.sort()
+        step = -(-len(rows) // shards)
+        for k in range(shards):
+            part = rows[k * step : (k + 1) * step]
+            if part:
+                out[shard_name(target, k, shards)] = part
+    return out
+
+
+def _group_rows(ds: Dataset, shards: int | None = None) -> dict[str, list[int]]:
     cols = ds.columns
     groups: dict[str, list[int]] = {}
     origins, splits, sources = cols.origins, cols.splits, cols.sources
@@ -140,7 +178,7 @@ def _group_rows(ds: Dataset) -> dict[str, list[int]]:
                 sources.values[so] if so >= 0 else "real",
             )
         groups.setdefault(target, []).append(i)
-    return groups
+    return _shard(groups, shards)
 
 
 def _write_rows(ds: Dataset, rows: list[int], folder: str, f: Any) -> None:
@@ -166,10 +204,10 @@ def _manifest(ds: Dataset) -> bytes | None:
     return orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY)
 
 
-def _write_annotations(ds: Dataset, out: Path) -> list[str]:
+def _write_annotations(ds: Dataset, out: Path, shards: int | None = None) -> list[str]:
     """Write every annotation file (and the manifest) into a new folder ``out``."""
     written = []
-    for target, rows in sorted(_group_rows(ds).items()):
+    for target, rows in sorted(_group_rows(ds, shards).items()):
         folder = target.rsplit("/", 1)[0] if "/" in target else ""
         path = out / target
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -187,14 +225,14 @@ def _write_annotations(ds: Dataset, out: Path) -> list[str]:
     return written
 
 
-def _save_in_place(ds: Dataset, out: Path) -> None:
+def _save_in_place(ds: Dataset, out: Path, shards: int | None = None) -> None:
     """Rewrite the annotation files of ``out`` (``ds``'s own root) in one transaction."""
     with Transaction(out) as tx:  # recovers an interrupted save first
         stale: set[str] = set()
         with contextlib.suppress(FormatError):
             stale = {p.relative_to(out).as_posix() for p in discover(out)[1]}
         written = set()
-        for target, rows in sorted(_group_rows(ds).items()):
+        for target, rows in sorted(_group_rows(ds, shards).items()):
             folder = target.rsplit("/", 1)[0] if "/" in target else ""
             with tx.open(target) as f:
                 _write_rows(ds, rows, folder, f)
@@ -217,7 +255,7 @@ def _place_image(src: Path, dst: Path, mode: str) -> None:
     shutil.copy2(src, dst)
 
 
-def write(ds: Dataset, path: str | Path, *, images: str = "copy") -> Path:
+def write(ds: Dataset, path: str | Path, *, images: str = "copy", shards: int | None = None) -> Path:
     """Write ``ds`` as a native JSONL dataset under ``path``, atomically.
 
     Rows go back to the annotation file they came from (``train/synthetic/annotations.jsonl``
@@ -237,6 +275,10 @@ def write(ds: Dataset, path: str | Path, *, images: str = "copy") -> Path:
             touching its other files, save them to a new folder and move it in.
         images: For a new folder: ``"copy"`` the images, ``"link"`` (hard links, copying across
             file systems) or ``"none"`` (write annotations only).
+        shards: Cut every annotation file into this many files of contiguous rows,
+            ``<name>-00000-of-0000N.jsonl`` (readers discover them like any annotation file, so a
+            cluster can read, process and write them apart). ``None`` keeps the files as they are
+            (a sharded dataset stays sharded); ``1`` joins shards again.
 
     Returns:
         The output folder.
@@ -247,9 +289,14 @@ def write(ds: Dataset, path: str | Path, *, images: str = "copy") -> Path:
     """
     if images not in ("copy", "link", "none"):
         raise ValueError(f"expected images='copy', 'link' or 'none', got {images!r}")
+    if shards is not None and not 1 <= shards <= 99_999:
+        raise ValueError(f"expected shards in 1..99999, got {shards}")
+    if shards == 1:
+        shards = None
+        ds = _unshard(ds)
     out = Path(path)
     if out.exists() and out.resolve() == ds.root.resolve():
-        _save_in_place(ds, out)
+        _save_in_place(ds, out, shards)
         return out
     with atomic_dir(out) as tmp:
         if images != "none":
@@ -259,8 +306,19 @@ def write(ds: Dataset, path: str | Path, *, images: str = "copy") -> Path:
             for rel in dict.fromkeys(ds.columns.images):
                 src = guard.check(rel)
                 _place_image(src, tmp / rel, images)
-        _write_annotations(ds, tmp)
+        _write_annotations(ds, tmp, shards)
     return out
+
+
+def _unshard(ds: Dataset) -> Dataset:
+    """``ds`` with rows read from shard files pointed back at the file the shards were cut from."""
+    from datakit.columns import Categorical
+
+    origins = ds.columns.origins
+    values = [f"{m['stem']}.jsonl" if (m := _SHARD_RE.match(v)) else v for v in origins.values]
+    if values == origins.values:
+        return ds
+    return ds.replace(origins=Categorical.concat([Categorical(origins.codes, values)]))
 
 
 def plain_rows(ds: Dataset, prompt: str = SEED_PROMPT) -> Iterator[dict[str, str]]:
