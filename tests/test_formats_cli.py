@@ -10,7 +10,7 @@ from test_formats_helpers import coco_dict, make_coco
 
 import datakit
 from datakit.cli import main
-from datakit.formats import detect
+from datakit.formats import detect, registry
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -19,7 +19,7 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     return rc, out, err
 
 
-@pytest.mark.parametrize("target", ["coco", "yolo", "imagefolder", "hf", "jsonl"])
+@pytest.mark.parametrize("target", registry.names())
 def test_convert_seed_dataset_to_every_format(
     seed_dataset: Path, tmp_path: Path, target: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

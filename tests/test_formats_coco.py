@@ -162,7 +162,26 @@ BAD_CASES = {
     "image missing key": (lambda d: d["images"][1].pop("width"), "image id 205", "missing key"),
     "negative image size": (lambda d: d["images"][1].update(height=-40), "image id 205", "positive integer"),
     "negative box size": (lambda d: d["annotations"][0].update(bbox=[2, 3, -1, 4]), "annotation id 11", "negative"),
-    "box outside image": (lambda d: d["annotations"][1].update(bbox=[60, 10, 30, 5]), "annotation id 12", "outside"),
+    "box entirely outside image": (
+        lambda d: d["annotations"][1].update(bbox=[70, 10, 30, 5]),
+        "annotation id 12",
+        "entirely outside",
+    ),
+    "duplicate annotation id": (
+        lambda d: d["annotations"][1].update(id=11),
+        "annotation id 11",
+        "duplicate annotation id",
+    ),
+    "3-number polygon": (
+        lambda d: d["annotations"][0].update(segmentation=[[2, 3, 12]]),
+        "annotation id 11",
+        "invalid segmentation: polygon 0 has 3 numbers",
+    ),
+    "RLE not covering the image": (
+        lambda d: d["annotations"][2].update(segmentation={"size": [40, 40], "counts": [10, 20]}),
+        "annotation id 13",
+        "RLE counts sum to 30",
+    ),
     "unknown category": (
         lambda d: d["annotations"][2].update(category_id=999),
         "annotation id 13",
@@ -192,7 +211,10 @@ def test_coco_bad_record_strict_and_lenient(tmp_path: Path, case: str) -> None:
         coco.read(path, strict=True)
     msg = str(e.value)
     assert "ann.json" in msg and where in msg and reason in msg and "\n" not in msg
-    ds = coco.read(path)  # lenient by default: a counted skip
+    ds = coco.read(path)  # lenient by default: a counted skip (or a counted fix)
+    if reason in ("duplicate annotation id",) or reason.startswith("invalid segmentation") or "RLE" in reason:
+        assert not ds.skipped and len(ds.info["fixes"]) == 1 and ds.count_by("detections.label")
+        return
     assert ds.skipped[0].line == where and reason in ds.skipped[0].reason
     # A skipped image takes its annotations with it, each listed as such.
     assert all("was skipped" in s.reason for s in ds.skipped[1:])

@@ -116,3 +116,43 @@ def test_every_registered_format_has_a_round_trip_test() -> None:
     text = "\n".join(p.read_text() for p in here.glob("test_formats_*.py"))
     for name in formats.FORMATS:
         assert f"def test_{name}_round_trip" in text, f"format {name!r} has no round-trip test"
+
+
+def test_no_writer_changes_the_dataset_it_was_given(tmp_path: Path) -> None:
+    # Unknown sizes, a box overhanging its image, attributes named like COCO's keys, a crowd
+    # region: every writer fills, clips and renames in its own copies, never in the input.
+    import copy
+
+    import numpy as np
+
+    from datakit import Dataset, Detection, Sample
+    from datakit.formats import registry
+
+    make_image(tmp_path / "src" / "train" / "a.jpg", size=(40, 30))
+    make_image(tmp_path / "src" / "valid" / "b.png", size=(20, 20))
+    ds = Dataset.from_samples(
+        [
+            Sample("train/a.jpg", label="7", split="train", metadata={"id": 3}, detections=[
+                Detection("ball", (-4, 2, 60, 20), attributes={"id": 9, "iscrowd": 1}),
+            ]),
+            Sample("valid/b.png", label="8", split="valid", width=99, height=99, detections=[
+                Detection("ball", (1, 1, 5, 5), 0.5, {"bbox": [0, 0, 1, 1]}),
+            ]),
+        ],
+        tmp_path / "src",
+    )  # fmt: skip
+    c = ds.columns
+    before = (
+        c.widths.copy(), c.heights.copy(), c.detections.boxes.copy(), copy.deepcopy(c.detections.attributes),
+        copy.deepcopy(c.metadata), c.labels.tolist(), list(c.images), ds.classes, copy.deepcopy(ds.info),
+    )  # fmt: skip
+    for name in registry.names():
+        registry.get(name).write(ds, tmp_path / f"out-{name}", strict=False)
+        c = ds.columns
+        after = (
+            c.widths, c.heights, c.detections.boxes, c.detections.attributes, c.metadata,
+            c.labels.tolist(), c.images, ds.classes, ds.info,
+        )  # fmt: skip
+        for k, (x, y) in enumerate(zip(before, after, strict=True)):
+            same = np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y
+            assert same, f"writing {name} changed column {k} of its input: {x!r} -> {y!r}"

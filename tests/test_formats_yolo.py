@@ -36,19 +36,24 @@ def test_yolo_round_trip(tmp_path: Path) -> None:
     spec = yaml.safe_load((tmp_path / "y" / "data.yaml").read_text())
     assert spec["names"] == {0: "ball", 1: "player", 2: "referee", 3: "unused"}
     assert spec["train"] == "images/train" and spec["val"] == "images/valid" and spec["test"] == "images/test"
-    # The image without objects has an empty label file.
-    assert (tmp_path / "y" / "labels" / "valid" / "imgs" / "c.txt").read_text() == ""
+    assert spec["path"] == str((tmp_path / "y").resolve())  # Ultralytics resolves a missing path elsewhere
+    # The image without objects has an empty label file; each split folder is flat.
+    assert (tmp_path / "y" / "labels" / "valid" / "c.txt").read_text() == ""
+    assert sorted(p.name for p in (tmp_path / "y" / "images" / "train").iterdir()) == ["a.jpg", "b.png"]
     # What YOLO cannot hold is reported, not silently dropped.
     assert r.dropped["detections.attributes.segmentation"] == 6
     assert r.dropped["metadata"] == 4
+    # The crowd region (iscrowd=1, annotation 13) is left out and counted, as Ultralytics does.
+    assert r.dropped["crowd regions (iscrowd=1)"] == 1 and any("crowd" in n for n in r.notes)
     back = yolo.read(tmp_path / "y")
     assert back.classes == ["ball", "player", "referee", "unused"]
     assert back.count_by("split") == {"train": 2, "test": 1, "valid": 1}
     by_name = {Path(s.image).name: s for s in back}
     for s in ds:
         got = by_name[Path(s.image).name]
-        assert [d.label for d in got.detections] == [d.label for d in s.detections]
-        for a, b in zip(got.detections, s.detections, strict=True):
+        want = [d for d in s.detections if not d.attributes.get("iscrowd")]
+        assert [d.label for d in got.detections] == [d.label for d in want]
+        for a, b in zip(got.detections, want, strict=True):
             assert a.box == pytest.approx(b.box, abs=1e-3)
         assert (got.width, got.height) == (s.width, s.height)
 
@@ -65,14 +70,15 @@ def test_yolo_one_class_order_across_splits_numeric(tmp_path: Path) -> None:
     spec = yaml.safe_load((tmp_path / "y" / "data.yaml").read_text())
     assert spec["names"] == {0: "0001", 1: "0002", 2: "0010"}
     assert r.notes[0].startswith("classification as detection")
-    assert (
-        tmp_path / "y" / "labels" / "valid" / "0002" / "0.txt"
-    ).read_text() == "1 0.500000 0.500000 1.000000 1.000000\n"
-    assert (tmp_path / "y" / "labels" / "train" / "0010" / "1.txt").read_text().startswith("2 0.5")
+    assert (tmp_path / "y" / "labels" / "valid" / "0.txt").read_text() == "1 0.500000 0.500000 1.000000 1.000000\n"
+    assert (tmp_path / "y" / "labels" / "train" / "1.txt").read_text().startswith("2 0.5")
+    # Flat split folders: the clashing names of train get their source folder in front, recorded.
+    assert (tmp_path / "y" / "labels" / "train" / "0002__0.txt").read_text().startswith("1 0.5")
+    assert r.renamed == {"images/train/0002__0.jpg": "0002/0.jpg", "images/train/0002__1.jpg": "0002/1.jpg"}
     # Opting out writes empty label files and reports the labels as dropped.
     r2 = yolo.write(ds, tmp_path / "y2", images="none", full_image_boxes=False)
     assert r2.dropped["label"] == 8
-    assert (tmp_path / "y2" / "labels" / "test" / "0001" / "0.txt").read_text() == ""
+    assert (tmp_path / "y2" / "labels" / "test" / "0.txt").read_text() == ""
 
 
 def test_yolo_read_never_decodes_pixels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -126,7 +132,8 @@ BAD_LINES = {
     "wrong field count": ("0 0.5 0.5 0.2\n", 1, "expected 5 fields"),
     "class out of range": ("0 0.5 0.5 0.2 0.2\n7 0.5 0.5 0.2 0.2\n", 2, "class id 7 out of range 0..1"),
     "negative class": ("-1 0.5 0.5 0.2 0.2\n", 1, "out of range"),
-    "coordinates outside": ("1 0.5 1.5 0.2 0.2\n", 1, "outside [0, 1]"),
+    "box entirely outside": ("1 0.5 1.5 0.2 0.2\n", 1, "entirely outside the 64x32 image"),
+    "negative size": ("1 0.5 0.5 -0.2 0.2\n", 1, "negative box width or height"),
     "not a number": ("0 0.5 abc 0.2 0.2\n", 1, "expected numbers"),
 }
 
@@ -209,7 +216,8 @@ def test_yolo_write_name_collisions_and_shared_images(tmp_path: Path) -> None:
     r = yolo.write(flat, tmp_path / "y")
     assert any("merged" in n for n in r.notes)
     back = yolo.read(tmp_path / "y")
-    assert sorted((Path(s.image).name, len(s.detections)) for s in back) == [("a.jpg", 3), ("a.png", 1)]
+    assert sorted((Path(s.image).name, len(s.detections)) for s in back) == [("a.jpg", 3), ("z__a.png", 1)]
+    assert r.renamed == {"images/train/z__a.png": "z/a.png"}
     # a.jpg and a.png would share labels/t/a.txt unless renamed; a custom split name round-trips.
     make_image(tmp_path / "a.jpg", size=(10, 10))
     make_image(tmp_path / "a.png", size=(10, 10))

@@ -123,3 +123,40 @@ def test_dedup_and_validate_on_a_dask_cluster_match_local(tmp_path: Path, capsys
     v_local = run("validate", str(root), "--json")
     v_dask = run("validate", str(root), "--scheduler", "local:2", "--json")
     assert v_local == v_dask and v_local["images"] == 330
+
+
+@pytest.mark.slow
+def test_extract_frames_on_a_dask_cluster_matches_local(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One task per video on 2 Dask workers: the same frames, rows and bytes as one process."""
+    import av
+    import numpy as np
+
+    from datakit.cli import main
+
+    videos = []
+    for v in range(3):
+        path = tmp_path / f"v{v}.mp4"
+        with av.open(str(path), "w") as c:
+            s = c.add_stream("mpeg4", rate=10)
+            s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+            for i in range(30):
+                arr = np.full((48, 64, 3), (i * 8 + v * 40) % 256, np.uint8)
+                for pkt in s.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
+                    c.mux(pkt)
+            for pkt in s.encode():
+                c.mux(pkt)
+        videos.append(str(path))
+    argv = ["extract-frames", *videos, "--every", "7", "--format", "png"]
+    assert main([*argv, "--out", str(tmp_path / "local")]) == 0
+    assert main([*argv, "--scheduler", "local:2", "--out", str(tmp_path / "dask")]) == 0
+    capsys.readouterr()
+    local = sorted(p.relative_to(tmp_path / "local") for p in (tmp_path / "local").rglob("*.png"))
+    dask = sorted(p.relative_to(tmp_path / "dask") for p in (tmp_path / "dask").rglob("*.png"))
+    assert local == dask and len(local) == 15
+    for rel in local:
+        assert (tmp_path / "local" / rel).read_bytes() == (tmp_path / "dask" / rel).read_bytes()
+    rows = sorted(p.relative_to(tmp_path / "local") for p in (tmp_path / "local").rglob("annotations.jsonl"))
+    for rel in rows:
+        a = (tmp_path / "local" / rel).read_text().replace(str(tmp_path / "local"), "")
+        b = (tmp_path / "dask" / rel).read_text().replace(str(tmp_path / "dask"), "")
+        assert a == b

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from datakit.commands._common import add_common, emit, format_skips
+from datakit.commands._common import add_common, add_scheduler, emit, format_skips
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,6 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=("jpg", "png"), default="jpg", help="image format (default jpg)")
     p.add_argument("--quality", type=int, default=95, help="JPEG quality 1-100 (default 95)")
     p.add_argument("--lenient", action="store_true", help="count bad videos, late events, undecodable frames as skips")
+    p.add_argument("--workers", type=int, default=1, help="videos decoded at once, one process each (default 1)")
+    add_scheduler(p)
     add_common(p, out=True, out_required=True)
     p.set_defaults(func=run)
 
@@ -58,12 +60,20 @@ def run(args: argparse.Namespace) -> int:
         events=events, events_file=args.events, window=args.window, per_event=args.per_event,
         skip_similar=args.skip_similar, lenient=args.lenient,
     )  # fmt: skip
+    if args.workers < 1:
+        raise CommandError(f"--workers must be at least 1, got {args.workers}")
+    from datakit.parallel import executor, ordered_map
+
     try:
-        report = extract_frames(
-            args.videos, args.out, selection, split=args.split, image_format=args.format,
-            quality=args.quality, half=args.half, lenient=args.lenient,
-            progress=sys.stderr.isatty() and not args.json,
-        )  # fmt: skip
+        # One task per video; on a Dask cluster the workers write the frames, so they must share
+        # the output folder's file system (the client writes the dataset from their journals).
+        with executor(min(args.workers, len(args.videos)), args.scheduler) as ex:
+            report = extract_frames(
+                args.videos, args.out, selection, split=args.split, image_format=args.format,
+                quality=args.quality, half=args.half, lenient=args.lenient,
+                progress=sys.stderr.isatty() and not args.json and ex is None,
+                mapper=lambda fn, tasks: ordered_map(ex, fn, tasks),
+            )  # fmt: skip
     except OSError as e:
         if isinstance(e, (FileNotFoundError, NotADirectoryError)):
             raise

@@ -8,6 +8,10 @@ Examples:
     >>> r = write(ds, d / "vlm", images="none", prompt="Number?")
     >>> (r.out / "train" / "annotations.jsonl").read_text()
     '{"image":"a.jpg","prefix":"Number?","suffix":"23"}\n'
+    >>> own = Dataset.from_samples([Sample("train/a.jpg", label="23", split="train", prompt="Kit number?")], d)
+    >>> r = write(own, d / "vlm2", images="none")  # no prompt given: each row keeps its own
+    >>> (r.out / "train" / "annotations.jsonl").read_text(), r.dropped
+    ('{"image":"a.jpg","prefix":"Kit number?","suffix":"23"}\n', {})
 
 """
 
@@ -24,9 +28,11 @@ from datakit.formats._common import (
     WriteResult,
     begin_write,
     common_losses,
+    lost,
     place_image,
+    sample_where,
+    split_relpath,
 )
-from datakit.formats.coco import split_relpath
 from datakit.formats.jsonl import ANNOTATIONS, SEED_PROMPT
 from datakit.paths import relpath_from
 
@@ -38,20 +44,22 @@ def write(
     ds: Dataset,
     out: str | Path,
     *,
-    prompt: str | None = SEED_PROMPT,
+    prompt: str | None = None,
     images: str = "copy",
     strict: bool = True,
 ) -> WriteResult:
     """Write ``<split>/annotations.jsonl`` of plain rows, images beside, atomically.
 
     Each labeled sample becomes ``{"image", "prefix", "suffix"}`` with ``suffix`` = its label and
-    ``prefix`` = ``prompt`` (``None`` keeps each sample's own prompt, else the seed's prompt).
-    Unlabeled samples are skipped and reported; other fields are listed as dropped.
+    ``prefix`` = its own prompt, or ``prompt`` when given (a sample without a prompt gets
+    ``prompt``, else the jersey OCR prompt :data:`~datakit.formats.jsonl.SEED_PROMPT`).
+    Unlabeled samples are skipped and reported. ``dropped`` lists only what the rows really lose:
+    detections, metadata, tags, source, and the prompts that ``prompt`` replaced by another text.
 
     Args:
         ds: The dataset.
         out: Output folder (replaced once complete).
-        prompt: The prompt written as every row's ``prefix``.
+        prompt: The prompt written as every row's ``prefix`` (``None``: each sample's own).
         images: ``"copy"``, ``"link"`` (hard links), ``"symlink"`` or ``"none"``.
         strict: Raise on a missing image; otherwise skip that sample and report it.
 
@@ -61,36 +69,43 @@ def write(
     """
     ds, log, result = begin_write(ds, out, images, strict)
     out = result.out
+    c = ds.columns
+    labels, prompts, splits = c.labels.tolist(), c.prompts.tolist(), c.splits.tolist()
+    labeled = [i for i, v in enumerate(labels) if v is not None]
+    kept = ds.take(labeled) if len(labeled) != len(ds) else ds  # skipped samples lose nothing more
     result.dropped = common_losses(
-        ds,
+        kept,
         labels=True,
         detections=False,
         metadata=False,
         tags=False,
         source=False,
-        prompt=prompt is None,
+        prompt=True,
         attributes=False,
     )
+    if prompt is not None:
+        replaced = sum(1 for i in labeled if prompts[i] not in (None, prompt))
+        lost(result.dropped, "prompt (replaced by --prompt)", replaced)
     skips = SkipLog(strict=False)
     files: dict[str, list[bytes]] = {}
     placed: dict[str, str] = {}
     for i in range(len(ds)):
-        label = ds._labels[i]
+        label = labels[i]
         if label is None:
             skips.add(
-                ds._origins[i] or ds._images[i],
-                f"sample {ds._ids[i]}",
+                c.origins[i] or c.images[i],
+                sample_where(ds, i),
                 "no label: a plain row needs a suffix",
-                ds._images[i],
+                c.images[i],
             )
             continue
-        split = ds._splits[i]
+        split = splits[i]
         folder = split or ""
-        src = ds._images[i]
+        src = c.images[i]
         inner = split_relpath(src, split)
         dst = f"{folder}/{inner}" if folder else inner
         placed.setdefault(dst, src)
-        p = prompt if prompt is not None else (ds._prompts[i] or SEED_PROMPT)
+        p = prompt if prompt is not None else (prompts[i] or SEED_PROMPT)
         row = {"image": relpath_from(dst, folder), "prefix": p, "suffix": label}
         files.setdefault(f"{folder}/{ANNOTATIONS}" if folder else ANNOTATIONS, []).append(orjson.dumps(row))
         result.samples += 1

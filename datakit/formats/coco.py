@@ -16,6 +16,17 @@ Nothing is lost on a COCO → datakit → COCO round trip:
 - Each annotation's id is kept as ``attributes["coco_id"]``; ``iscrowd``, ``area``,
   ``segmentation`` (polygons or RLE) and any other key stay in the detection ``attributes``;
   ``score`` becomes the detection score.
+- Sample labels (classification) are written as the image key ``label`` and declared in
+  ``categories``; COCO tools ignore that key, datakit reads it back (the summary says so).
+
+The rules of :mod:`datakit.formats._checks` hold on both sides: a box overhanging its image is
+clipped and counted (``exact=True``, ``convert --strict``: an error), one entirely outside is a
+bad record; a segmentation ``pycocotools`` could not decode (a polygon of fewer than 3 points,
+RLE whose counts do not cover the image) is a bad record on reading (``strict``: an error, else
+the segmentation is removed and counted, the box kept) and on writing; a duplicate annotation id
+is an error (``strict``) or renumbered on export (counted). Attributes named like the keys the
+writer owns (``id``, ``image_id``, ``category_id``, ``bbox``; ``score`` when the box has one) are
+written as ``attr_<key>`` (counted) and read back under their own name.
 
 Examples:
     >>> import json, pathlib, tempfile
@@ -45,13 +56,29 @@ from datakit.boxes import from_xyxy, to_xyxy
 from datakit.builder import paused_gc
 from datakit.columns import Categorical, DetectionColumns
 from datakit.errors import FormatError, PathEscapeError, SkipLog
+from datakit.formats._checks import (
+    BOX_TOLERANCE,
+    FIXES,
+    box_rule_error,
+    clip_boxes,
+    export_boxes,
+    merge_keys,
+    note_fix,
+    restore_keys,
+    segmentation_problem,
+)
 from datakit.formats._common import (
+    LOCATOR,
     WriteResult,
     begin_write,
     class_names,
     common_losses,
+    covering_classes,
+    lost,
     place_image,
     rel_to,
+    split_relpath,
+    with_sizes,
 )
 from datakit.paths import safe_relpath
 from datakit.sample import SOURCES
@@ -66,11 +93,15 @@ COCO_FILE = "_annotations.coco.json"
 
 _ANN_CHUNK = 65536
 
-BOX_TOLERANCE = 1.0
-"""Pixels a box may overhang the image before it counts as outside it (rounding in real files)."""
-
 _IMAGE_KEYS = ("id", "file_name", "width", "height")
 _DK_KEYS = ("label", "tags", "source", "prefix")  # sample fields datakit writes as image keys
+_OWNED_IMAGE = (*_IMAGE_KEYS, *_DK_KEYS, "coco_id")
+"""Image keys the writer sets: metadata of these names is written as ``attr_<key>``."""
+_OWNED_ANN = ("id", "image_id", "category_id", "bbox", "coco_id")
+"""Annotation keys the writer sets: attributes of these names are written as ``attr_<key>``."""
+_LOCATOR = {"key": "coco_id", "name": "image id"}
+_OWNED_IMAGE_W = (*_IMAGE_KEYS, *_DK_KEYS, "category_id")
+_OWNED_ANN_W = ("id", "image_id", "category_id", "bbox")
 
 
 def discover(path: str | Path, images: str | Path | None = None) -> tuple[Path, list[tuple[Path, str, str | None]]]:
@@ -174,7 +205,7 @@ def _positive_int(v: Any) -> bool:
 
 
 def _read_file(
-    path: Path, root: Path, base: str, split: str | None, log: SkipLog, origin: str
+    path: Path, root: Path, base: str, split: str | None, log: SkipLog, origin: str, exact: bool, fixes: dict[str, int]
 ) -> tuple[Dataset, dict[str, Any]]:
     from datakit.dataset import Dataset
 
@@ -236,6 +267,13 @@ def _read_file(
         prompt = img.pop("prefix", None)
         if prompt is not None and not isinstance(prompt, str):
             img["prefix"], prompt = prompt, None
+        if "category_id" in img:  # a sample label as a category (what datakit writes beside ``label``)
+            cat = img["category_id"]
+            named = cat_name.get(cat) if isinstance(cat, int | str) and not isinstance(cat, bool) else None
+            if named is not None and label in (None, named):
+                label = named
+                del img["category_id"]
+        restore_keys(img, _OWNED_IMAGE)
         img["coco_id"] = iid
         rejected_ids.discard(iid)
         index[iid] = len(images)
@@ -254,6 +292,7 @@ def _read_file(
     bbs: list[Any] = []
     attrs: list[dict[str, Any] | None] = []
     wheres: list[Any] = []
+    ann_ids: list[Any] = []  # checked for repeats once, after the loop
     for k, a in enumerate(data.get("annotations") or ()):
         if type(a) is not dict:
             log.add(origin, f"annotation #{k}", f"expected an object, got {type(a).__name__}")
@@ -283,13 +322,31 @@ def _read_file(
                 log.add(origin, where, f"expected bbox [x, y, width, height], got {bb!r}")
             continue
         if "id" in a:
-            a["coco_id"] = a.pop("id")
+            aid = a["coco_id"] = a.pop("id")
+            ann_ids.append(aid)
+        if "segmentation" in a:
+            why = segmentation_problem(a["segmentation"], widths[i], heights[i])
+            if why is not None:
+                where = f"annotation id {a.get('coco_id')}" if "coco_id" in a else f"annotation #{k}"
+                if log.strict:
+                    raise FormatError(origin, where, f"invalid segmentation: {why}")
+                del a["segmentation"]
+                note_fix(fixes, "invalid segmentations removed (their boxes kept)")
+        if a and not (len(a) == 3 and "area" in a and "iscrowd" in a):  # the usual shape has no attr_ keys
+            restore_keys(a, _OWNED_ANN)
         img_idx.append(i)
         codes.append(c)
         bbs.append(bb)
         attrs.append(a)
         wheres.append(k)
 
+    try:
+        distinct = len(set(ann_ids)) == len(ann_ids)
+    except TypeError:  # an unhashable id (a list)
+        distinct = False
+    if not distinct:
+        _drop_repeated_ids(attrs, origin, log, fixes)
+    del ann_ids
     m = len(bbs)
     try:
         raw = np.asarray(bbs, dtype=np.float64).reshape(m, 4)
@@ -307,12 +364,18 @@ def _read_file(
     h_arr = np.asarray(heights, dtype=np.float64)[ii] if m else np.zeros(0)
     bad = np.asarray(~np.isfinite(raw).all(axis=1), dtype=bool)
     bad[bad_type] = True
-    neg = (raw[:, 2] < 0) | (raw[:, 3] < 0)
-    tol = BOX_TOLERANCE
-    outside = (
-        (raw[:, 0] < -tol) | (raw[:, 1] < -tol)
-        | (raw[:, 0] + raw[:, 2] > w_arr + tol) | (raw[:, 1] + raw[:, 3] > h_arr + tol)
-    )  # fmt: skip
+    neg = ~bad & ((raw[:, 2] < 0) | (raw[:, 3] < 0))
+    xyxy = to_xyxy(np.where(np.isfinite(raw), raw, 0), "xywh")
+    xyxy, overhang, outside = clip_boxes(xyxy, w_arr, h_arr, BOX_TOLERANCE)
+    overhang &= ~bad & ~neg
+    outside &= ~bad & ~neg
+    if overhang.any():
+        if exact:
+            j = int(np.flatnonzero(overhang)[0])
+            aid = (attrs[j] or {}).get("coco_id")
+            where = f"annotation id {aid}" if aid is not None else f"annotation #{wheres[j]}"
+            raise box_rule_error(origin, where, bbs[j], int(w_arr[j]), int(h_arr[j]))
+        note_fix(fixes, "boxes overhanging their image clipped to it", int((overhang & ~outside).sum()))
     rejected = bad | neg | outside
     if rejected.any():
         for j in np.flatnonzero(rejected).tolist():
@@ -323,15 +386,18 @@ def _read_file(
             elif neg[j]:
                 reason = f"negative box width or height in bbox {bbs[j]!r}"
             else:
-                reason = f"bbox {bbs[j]!r} lies outside the {int(w_arr[j])}x{int(h_arr[j])} image {images[img_idx[j]]}"
+                reason = (
+                    f"bbox {bbs[j]!r} lies entirely outside the {int(w_arr[j])}x{int(h_arr[j])} image "
+                    f"{images[img_idx[j]]}"
+                )
             log.add(origin, where, reason, images[img_idx[j]])
         keep = np.flatnonzero(~rejected)
-        raw, ii = raw[keep], ii[keep]
+        xyxy, ii = xyxy[keep], ii[keep]
         kl = keep.tolist()
         codes = [codes[j] for j in kl]
         attrs = [attrs[j] for j in kl]
-    del bbs, wheres, img_idx, w_arr, h_arr  # the bbox lists are in ``raw`` now: free them early
-    m = len(raw)
+    del bbs, wheres, img_idx, w_arr, h_arr, raw  # the boxes are in ``xyxy`` now: free the lists early
+    m = len(xyxy)
     # Optional per-annotation score, then sort objects by image (stable: file order is kept).
     scores = np.full(m, np.nan)
     for j, a in enumerate(attrs):
@@ -346,7 +412,7 @@ def _read_file(
     ol = order.tolist()
     dets = DetectionColumns(
         offsets,
-        to_xyxy(raw[order], "xywh"),
+        xyxy[order],
         Categorical(np.asarray(codes, dtype=np.int32)[order], cat_list),
         scores[order],
         [attrs[j] or None for j in ol],
@@ -379,6 +445,7 @@ def read(
     images: str | Path | None = None,
     classes: list[str] | None = None,
     strict: bool = False,
+    exact: bool = False,
 ) -> Dataset:
     """Read COCO detection JSON (one file, or a folder in the Roboflow layout).
 
@@ -386,15 +453,20 @@ def read(
     reason): an image missing ``id``/``file_name``/``width``/``height``, a non-positive size, a
     duplicate image id, a ``file_name`` that is absolute or escapes the root; an annotation for
     an image that is not listed, with an unknown category id, a malformed bbox, a negative box
-    width or height, or a box outside its image. A file that is not JSON, lacks ``images``, or
-    has a broken ``categories`` table is an error.
+    width or height, a box entirely outside its image. A box overhanging its image is clipped
+    to it and counted in ``dataset.info["fixes"]`` (``exact``: an error); so are invalid
+    segmentations (removed, box kept) and duplicate annotation ids (renumbered on export), both
+    errors when ``strict``. A file that is not JSON, lacks ``images``, or has a broken
+    ``categories`` table is an error. ``dataset.classes`` holds the category names, then any
+    sample label (the image key ``label``) outside them.
 
     Args:
         path: A COCO JSON file, or a folder holding ``_annotations.coco.json`` files.
         images: Folder the ``file_name`` paths are relative to (default: the JSON's folder).
         classes: Declared class list, replacing the category names as ``dataset.classes``
-            (category names outside it are skipped).
+            (annotations and samples whose label is outside it are skipped).
         strict: Raise :class:`~datakit.errors.FormatError` on the first bad record instead.
+        exact: Raise on a box overhanging its image instead of clipping it.
 
     Returns:
         The dataset, rooted at the image folder.
@@ -416,11 +488,12 @@ def read(
 
     root, files = discover(path, images)
     log = SkipLog(strict=strict)
+    fixes: dict[str, int] = {}
     parts = []
     merged: dict[str, Any] = {}
     categories: dict[Any, dict[str, Any]] = {}
     for f, base, split in files:
-        ds, extra = _read_file(f, root, base, split, log, rel_to(f, root))
+        ds, extra = _read_file(f, root, base, split, log, rel_to(f, root), exact, fixes)
         parts.append(ds)
         for c in extra.pop("categories", None) or []:
             categories.setdefault(c["id"], c)
@@ -429,54 +502,88 @@ def read(
     out = Dataset.concat(parts) if len(parts) > 1 else parts[0]
     names = [c["name"] for c in categories.values()]
     if classes is not None:
-        allowed = set(classes)
-        d = out._dets
-        bad = [k for k, v in enumerate(d.labels.values) if v not in allowed]
-        if bad:
-            rows = np.flatnonzero(np.isin(d.labels.codes, bad))
-            for r in rows.tolist():
-                i = int(np.searchsorted(d.offsets, r, side="right") - 1)
-                a = d.attributes[r] or {}
-                log.add(
-                    out._origins[i] or str(path),
-                    f"annotation id {a.get('coco_id')}",
-                    f"category {d.labels[r]!r} is not a declared class",
-                    out._images[i],
-                )
-            keep = np.ones(len(d), dtype=bool)
-            keep[rows] = False
-            owner = d.sample_index()
-            counts = np.bincount(owner[keep], minlength=len(out))
-            offsets = np.zeros(len(out) + 1, dtype=np.int64)
-            np.cumsum(counts, out=offsets[1:])
-            out._dets = DetectionColumns(
-                offsets,
-                d.boxes[keep],
-                d.labels.take(np.flatnonzero(keep)),
-                d.scores[keep],
-                [d.attributes[r] for r in np.flatnonzero(keep).tolist()],
-            )
+        out = _keep_declared(out, list(classes), log, str(path))
         names = list(classes)
-    out.classes = names
-    out.skipped = log.items
-    out.info = {"coco": {**merged, "categories": list(categories.values())}}
-    return out
+    info: dict[str, Any] = {"coco": {**merged, "categories": list(categories.values())}, LOCATOR: dict(_LOCATOR)}
+    if fixes:
+        info[FIXES] = fixes
+    c = out.columns
+    return out.replace(
+        classes=covering_classes(names, [v for v in c.labels.counts() if v is not None]) or [],
+        skipped=log.items,
+        info=info,
+    )
+
+
+def _drop_repeated_ids(attrs: list[dict[str, Any] | None], origin: str, log: SkipLog, fixes: dict[str, int]) -> None:
+    """Annotation ids seen before (or unhashable): an error when ``log`` is strict, else dropped (counted).
+
+    The annotation stays; without its original id the writer numbers every annotation afresh.
+    """
+    seen: set[Any] = set()
+    for a in attrs:
+        if not a or "coco_id" not in a:
+            continue
+        aid = a["coco_id"]
+        try:
+            dup = aid in seen
+            seen.add(aid)
+        except TypeError:
+            dup = True
+        if dup:
+            if log.strict:
+                raise FormatError(origin, f"annotation id {aid!r}", "duplicate annotation id")
+            del a["coco_id"]
+            note_fix(fixes, "duplicate annotation ids (renumbered on export)")
+
+
+def _keep_declared(ds: Dataset, classes: list[str], log: SkipLog, path: str) -> Dataset:
+    """``ds`` without annotations and samples whose label is outside ``classes`` (each one logged)."""
+    from datakit.columns import DetectionColumns
+
+    allowed = set(classes)
+    c = ds.columns
+    d = c.detections
+    bad = [k for k, v in enumerate(d.labels.values) if v not in allowed]
+    if bad:
+        rows = np.flatnonzero(np.isin(d.labels.codes, bad))
+        owner = d.sample_index()
+        for r in rows.tolist():
+            i = int(owner[r])
+            a = d.attributes[r] or {}
+            log.add(
+                c.origins[i] or path,
+                f"annotation id {a.get('coco_id')}",
+                f"category {d.labels[r]!r} is not a declared class",
+                c.images[i],
+            )
+        keep = np.ones(len(d), dtype=bool)
+        keep[rows] = False
+        counts = np.bincount(owner[keep], minlength=len(ds))
+        offsets = np.zeros(len(ds) + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        kept = np.flatnonzero(keep)
+        dets = DetectionColumns(
+            offsets, d.boxes[kept], d.labels.take(kept), d.scores[kept], [d.attributes[r] for r in kept.tolist()]
+        )
+        ds = ds.replace(detections=dets)
+        c = ds.columns
+    labels = c.labels.tolist()
+    drop = [i for i, v in enumerate(labels) if v is not None and v not in allowed]
+    if drop:
+        from datakit.formats._common import sample_where
+
+        located = ds.replace(info={LOCATOR: dict(_LOCATOR)})
+        for i in drop:
+            reason = f"label {labels[i]!r} is not a declared class"
+            log.add(c.origins[i] or path, sample_where(located, i), reason, c.images[i])
+        keep_s = np.ones(len(ds), dtype=bool)
+        keep_s[drop] = False
+        ds = ds.take(np.flatnonzero(keep_s))
+    return ds
 
 
 # ----------------------------------------------------------------------------- writing
-def split_relpath(image: str, split: str | None) -> str:
-    """An image's path inside its split folder: ``train/a.jpg`` → ``a.jpg`` for split train.
-
-    Examples:
-        >>> split_relpath("train/a.jpg", "train"), split_relpath("imgs/a.jpg", "train")
-        ('a.jpg', 'imgs/a.jpg')
-
-    """
-    if split and image.startswith(split + "/"):
-        return image[len(split) + 1 :]
-    return image
-
-
 def _category_ids(ds: Dataset, names: list[str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The categories table and name → id: original ids kept, new names numbered after them."""
     table: list[dict[str, Any]] = []
@@ -508,68 +615,53 @@ def _json_default(v: Any) -> Any:
     raise TypeError(f"cannot write {type(v).__name__} to COCO JSON")
 
 
-def fill_sizes(ds: Dataset) -> None:
-    """Read the size of every image whose size is unknown from its header (cached on ``ds``).
-
-    Raises:
-        FormatError: An image is missing or unreadable (the message names it).
-
-    """
-    from datakit.formats._imagesize import fast_image_size
-
-    todo = np.flatnonzero((ds._widths < 0) | (ds._heights < 0)).tolist()
-    for i in todo:
-        try:
-            w, h = fast_image_size(ds.root / ds._images[i])
-        except (FileNotFoundError, ValueError) as e:
-            raise FormatError(ds._origins[i] or ds._images[i], f"sample {ds._ids[i]}", str(e)) from None
-        ds._widths[i], ds._heights[i] = w, h
-
-
 def _file_dict(
     ds: Dataset,
     rows: list[int],
     split: str | None,
-    cats: list[dict[str, Any]],
     cat_id: dict[str, Any],
-    dropped: dict[str, int],
+    boxes: np.ndarray,
+    keep_det: np.ndarray,
+    strict: bool,
+    counts: dict[str, int],
 ) -> tuple[dict[str, Any], Iterator[bytes]]:
+    """The head of one COCO file (info, images, categories) and its annotations as JSON blocks.
+
+    ``boxes`` are the dataset's boxes clipped to their images and ``keep_det`` the boxes to
+    write; ``counts`` collects what was renamed or removed (reported by :func:`write`).
+    """
+    col = ds.columns
     coco = ds.info.get("coco") if isinstance(ds.info.get("coco"), dict) else {}
     out: dict[str, Any] = {k: v for k, v in (coco or {}).items() if k not in ("images", "annotations", "categories")}
     out.setdefault("info", {"description": "written by datakit"})
     out.setdefault("licenses", [])
-    metas = [ds._metadata[i] for i in rows]
+    metas = [col.metadata[i] for i in rows]
     orig_ids = [m.get("coco_id") if m else None for m in metas]
     image_ids = orig_ids if _unique_ints(orig_ids) else list(range(1, len(rows) + 1))
     images = []
     for i, iid, md in zip(rows, image_ids, metas, strict=True):
         img: dict[str, Any] = {
             "id": iid,
-            "file_name": split_relpath(ds._images[i], split),
-            "width": int(ds._widths[i]),
-            "height": int(ds._heights[i]),
+            "file_name": split_relpath(col.images[i], split),
+            "width": int(col.widths[i]),
+            "height": int(col.heights[i]),
         }
-        if md:
-            for k, v in md.items():
-                if k == "coco_id":
-                    continue
-                if k in img or k in _DK_KEYS:
-                    dropped[f"metadata.{k}"] = dropped.get(f"metadata.{k}", 0) + 1
-                    continue
-                img[k] = v
-        label = ds._labels[i]
+        label = col.labels[i]
         if label is not None:
             img["label"] = label
-        if ds._tags[i]:
-            img["tags"] = list(ds._tags[i])
-        src = ds._sources[i]
+            img["category_id"] = cat_id[label]
+        if col.tags[i]:
+            img["tags"] = list(col.tags[i])
+        src = col.sources[i]
         if src not in (None, "real"):
             img["source"] = src
-        prompt = ds._prompts[i]
+        prompt = col.prompts[i]
         if prompt is not None:
             img["prefix"] = prompt
+        if md:
+            merge_keys(img, {k: v for k, v in md.items() if k != "coco_id"}, _OWNED_IMAGE_W, counts, "metadata")
         images.append(img)
-    d = ds._dets
+    d = col.detections
     r = np.asarray(rows, dtype=np.int64)
     starts, ends = d.offsets[r], d.offsets[r + 1]
     lengths = ends - starts
@@ -580,26 +672,26 @@ def _file_dict(
         else np.zeros(0, dtype=np.int64)
     )
     owner_ids = np.repeat(np.asarray(image_ids, dtype=object), lengths).tolist() if total else []
+    widths, heights = col.widths, col.heights
     orig = [a.get("coco_id") if a else None for a in (d.attributes[k] for k in det_rows.tolist())]
     ann_ids = orig if _unique_ints(orig) else list(range(1, total + 1))
     del orig
-    code_to_id = [cat_id[v] for v in d.labels.values]
+    code_to_id = [cat_id.get(v) for v in d.labels.values]
 
     def chunks() -> Iterator[bytes]:
         """The annotations as JSON, a block at a time (no list of every annotation dict)."""
-        unlabeled = 0
         for lo in range(0, total, _ANN_CHUNK):
             rows_k = det_rows[lo : lo + _ANN_CHUNK]
-            xywh = from_xyxy(d.boxes[rows_k], "xywh")
+            xywh = from_xyxy(boxes[rows_k], "xywh")
             xywh_l = np.round(xywh, 4).tolist()
             area = (xywh[:, 2] * xywh[:, 3]).tolist()
             codes = d.labels.codes[rows_k].tolist()
             scores = d.scores[rows_k].tolist()
+            keep_k = None if all_kept else keep_det[rows_k].tolist()
             anns = []
             for j, det in enumerate(rows_k.tolist()):
                 code = codes[j]
-                if code < 0:
-                    unlabeled += 1
+                if code < 0 or (keep_k is not None and not keep_k[j]):
                     continue
                 ann: dict[str, Any] = {
                     "id": ann_ids[lo + j],
@@ -609,22 +701,39 @@ def _file_dict(
                     "area": area[j],
                     "iscrowd": 0,
                 }
+                sc = scores[j]
                 a = d.attributes[det]
                 if a:
-                    for key, v in a.items():
-                        if key != "coco_id":
-                            ann[key] = v
-                sc = scores[j]
+                    if "segmentation" in a:
+                        i_own = int(np.searchsorted(d.offsets, det, side="right") - 1)
+                        why = segmentation_problem(a["segmentation"], int(widths[i_own]), int(heights[i_own]))
+                        if why is not None:
+                            aid = a.get("coco_id", ann_ids[lo + j])
+                            if strict:
+                                raise FormatError(
+                                    col.origins[i_own] or col.images[i_own],
+                                    f"annotation id {aid}",
+                                    f"invalid segmentation: {why} (pass --lenient to drop it and keep the box)",
+                                )
+                            a = {k: v for k, v in a.items() if k != "segmentation"}
+                            counts["invalid segmentations removed (boxes kept)"] = (
+                                counts.get("invalid segmentations removed (boxes kept)", 0) + 1
+                            )
+                    merge_keys(
+                        ann,
+                        {k: v for k, v in a.items() if k != "coco_id"},
+                        _OWNED_ANN_W if math.isnan(sc) else (*_OWNED_ANN_W, "score"),
+                        counts,
+                        "attributes",
+                    )
                 if not math.isnan(sc):
                     ann["score"] = sc
                 anns.append(ann)
             if anns:
                 yield orjson.dumps(anns, default=_json_default, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1]
-        if unlabeled:
-            dropped["detections without a label"] = dropped.get("detections without a label", 0) + unlabeled
 
+    all_kept = bool(keep_det.all())
     out["images"] = images
-    out["categories"] = cats
     return out, chunks()
 
 
@@ -643,7 +752,13 @@ def _write_json(path: Path, head: dict[str, Any], annotations: Iterator[bytes]) 
 
 
 def write(
-    ds: Dataset, out: str | Path, *, images: str = "copy", strict: bool = True, layout: str = "roboflow"
+    ds: Dataset,
+    out: str | Path,
+    *,
+    images: str = "copy",
+    strict: bool = True,
+    layout: str = "roboflow",
+    exact: bool = False,
 ) -> WriteResult:
     """Write ``ds`` as COCO, atomically, in the Roboflow / RF-DETR layout or COCO's own.
 
@@ -653,20 +768,28 @@ def write(
     images under ``<split>/`` (``annotations/instances.json`` and the top folder without a
     split), like ``instances_val2017.json`` and ``val2017/``. Original
     image, annotation and category ids are reused when they are unique; sample labels, tags,
-    source, prompt and metadata become extra image keys, so COCO holds every datakit field.
+    source, prompt and metadata become extra image keys, so datakit reads every field back.
+    Sample labels are declared in ``categories`` and written as the image keys ``label`` and
+    ``category_id``; COCO tools ignore those keys, and the result's notes say so. Boxes are
+    clipped to their images (counted); a detection attribute or metadata key named like a key
+    the writer owns is written as ``attr_<key>`` (counted).
 
     Args:
         ds: The dataset.
         out: Output folder (replaced once complete).
         images: ``"copy"``, ``"link"`` (hard links), ``"symlink"`` or ``"none"``.
-        strict: Raise on a missing image; otherwise skip that sample and report it.
+        strict: Raise on a missing or unreadable image and on an invalid segmentation;
+            otherwise skip that sample (or drop that segmentation) and report it.
         layout: ``"roboflow"`` or ``"coco"``.
+        exact: Raise on a box overhanging its image, or a declared size its image header
+            contradicts, instead of clipping the box (or using the header) and counting it.
 
     Returns:
         What was written and what was dropped.
 
     Raises:
-        FormatError: A missing or unreadable image (``strict``), or one whose size is unknown.
+        FormatError: A missing or unreadable image, an invalid segmentation (``strict``), a box
+            outside its image (``exact``), or an image whose size is unknown and unreadable.
 
     Examples:
         >>> import pathlib, tempfile
@@ -681,22 +804,33 @@ def write(
     """
     if layout not in ("roboflow", "coco"):
         raise ValueError(f"expected layout 'roboflow' or 'coco', got {layout!r}")
-    ds, log, result = begin_write(ds, out, images, strict)
+    ds, log, result = begin_write(ds, out, images, strict, exact=exact)
     out = result.out
-    fill_sizes(ds)
-    names = class_names(ds, detections=True)
+    ds = with_sizes(ds)
+    c = ds.columns
+    names = class_names(ds, detections=None)
     cats, cat_id = _category_ids(ds, names)
     groups: dict[str | None, list[int]] = {}
-    for i, sp in enumerate(ds._splits.tolist()):
+    for i, sp in enumerate(c.splits.tolist()):
         groups.setdefault(sp, []).append(i)
-    dropped: dict[str, int] = {}
+    counts: dict[str, int] = {}
+    boxes, keep_det, fixes = export_boxes(ds, exact=exact)
+    result.notes += [f"{n} {reason}" for reason, n in fixes.items()]
     result.dropped = common_losses(
         ds, labels=True, detections=True, metadata=True, tags=True, source=True, prompt=True, attributes=True
     )
+    lost(result.dropped, "detections without a label", int((c.detections.labels.codes < 0).sum()))
+    n_labels = int((c.labels.codes >= 0).sum())
+    if n_labels:
+        result.notes.append(
+            f"{n_labels} sample labels written as the image keys 'label' and 'category_id' (declared in "
+            "categories): datakit reads them back, COCO tools such as pycocotools ignore them"
+        )
     with atomic_dir(out) as tmp:
         for split, rows in sorted(groups.items(), key=lambda kv: (kv[0] is not None, kv[0] or "")):
             folder = tmp / split if split else tmp
-            head, annotations = _file_dict(ds, rows, split, cats, cat_id, dropped)
+            head, annotations = _file_dict(ds, rows, split, cat_id, boxes, keep_det, strict, counts)
+            head["categories"] = cats
             folder.mkdir(parents=True, exist_ok=True)
             if layout == "coco":
                 (tmp / "annotations").mkdir(exist_ok=True)
@@ -705,9 +839,70 @@ def write(
                 target = folder / COCO_FILE
             _write_json(target, head, annotations)
             if images != "none":
-                for rel in dict.fromkeys(ds._images[i] for i in rows):
+                for rel in dict.fromkeys(c.images[i] for i in rows):
                     place_image(ds.root / rel, folder / split_relpath(rel, split), images)
-    result.dropped.update(dropped)
+    for what, n in counts.items():
+        if "→" in what:
+            result.notes.append(f"{n} {what.split(' → ')[0]} kept as {what.split(' → ')[1]} (the writer owns that key)")
+        else:
+            result.notes.append(f"{n} {what}")
     result.samples = len(ds)
     result.skipped = log.items
     return result
+
+
+# ----------------------------------------------------------------- registration (datakit.formats.registry)
+def _detect_layout(path: Path) -> bool:
+    """A Roboflow ``_annotations.coco.json`` (top or split folders) or ``annotations/instances_*.json``."""
+    if (path / COCO_FILE).is_file() or any((c / COCO_FILE).is_file() for c in path.iterdir() if c.is_dir()):
+        return True
+    return any((path / "annotations").glob("instances_*.json"))
+
+
+def _detect_one_json(path: Path) -> bool:
+    """Exactly one ``*.json`` file at the top of the folder."""
+    return len(list(path.glob("*.json"))) == 1
+
+
+from datakit.formats.registry import Detect, Format, Option  # noqa: E402
+
+FORMAT = Format(
+    name="coco",
+    summary="COCO JSON: Roboflow <split>/_annotations.coco.json, or annotations/instances_<split>.json",
+    read=read,
+    write=write,
+    detect=(
+        Detect(80, _detect_layout, "_annotations.coco.json or annotations/instances_*.json"),
+        Detect(40, _detect_one_json, "single *.json"),
+    ),
+    suffixes=(".json",),
+    aliases=("roboflow-coco",),
+    read_options=(
+        Option("images", "folder the file_name paths are relative to"),
+        Option(
+            "exact",
+            "refuse a box outside its image or a declared size its image header contradicts, instead of fixing it",
+            type=bool,
+            default=False,
+            flag="--strict",
+        ),
+    ),
+    write_options=(
+        Option(
+            "exact",
+            "refuse a box outside its image or a declared size its image header contradicts, instead of fixing it",
+            type=bool,
+            default=False,
+            flag="--strict",
+        ),
+        Option(
+            "layout",
+            "<split>/_annotations.coco.json (roboflow, default) or "
+            "annotations/instances_<split>.json + <split>/ (coco)",
+            choices=("roboflow", "coco"),
+            default="roboflow",
+            flag="--coco-layout",
+        ),
+    ),
+    cannot_hold=(),
+)

@@ -40,7 +40,8 @@ from datakit.atomic import atomic_dir
 from datakit.boxes import from_xyxy, to_xyxy
 from datakit.builder import DatasetBuilder
 from datakit.errors import FormatError, PathEscapeError, SkipLog
-from datakit.formats._common import WriteResult, begin_write, class_names
+from datakit.formats._checks import export_boxes
+from datakit.formats._common import WriteResult, begin_write, class_names, covering_classes, sample_where
 from datakit.paths import safe_relpath
 
 if TYPE_CHECKING:
@@ -126,12 +127,22 @@ def _card(
 
 
 def write(
-    ds: Dataset, out: str | Path, *, images: str = "copy", strict: bool = True, name: str | None = None
+    ds: Dataset,
+    out: str | Path,
+    *,
+    images: str = "copy",
+    strict: bool = True,
+    name: str | None = None,
+    max_shard_bytes: int = SHARD_BYTES,
+    exact: bool = False,
 ) -> WriteResult:
     """Write ``ds`` as a Hugging Face ``datasets`` folder with image bytes embedded, atomically.
 
     Samples without a split go to ``train``. Every datakit field has a column, so nothing is
     dropped; image bytes are read from disk and embedded, so the source images may be deleted.
+    Every image is checked before it is embedded (an empty, truncated or unreadable file is
+    skipped and counted, an error when ``strict``); sizes come from the image headers and boxes
+    are clipped to their images (counted).
 
     Args:
         ds: The dataset.
@@ -139,6 +150,9 @@ def write(
         images: Must be ``"copy"`` (embedding is the point of the format); kept for a uniform API.
         strict: Raise on a missing image; otherwise skip that sample and report it.
         name: Dataset name for the card (default: the folder name).
+        max_shard_bytes: Image bytes per parquet shard before a new shard starts.
+        exact: Raise on a box overhanging its image, or a declared size its image header
+            contradicts, instead of clipping the box (or using the header) and counting it.
 
     Returns:
         What was written.
@@ -153,8 +167,9 @@ def write(
 
     if images not in ("copy", "link"):
         raise ValueError(f"the Hugging Face format embeds image bytes: expected images='copy', got {images!r}")
-    ds, log, result = begin_write(ds, out, images, strict)
+    ds, log, result = begin_write(ds, out, images, strict, exact=exact)
     out = result.out
+    col = ds.columns
     labels = class_names(ds, detections=False)
     categories = class_names(ds, detections=True)
     features = _features(labels, categories)
@@ -162,20 +177,23 @@ def write(
     lab_index = {c: k for k, c in enumerate(labels)}
     cat_index = {c: k for k, c in enumerate(categories)}
     groups: dict[str, list[int]] = {}
-    for i, sp in enumerate(ds._splits.tolist()):
+    for i, sp in enumerate(col.splits.tolist()):
         sp = sp or "train"
         if not _SPLIT_RE.match(sp):
             raise FormatError(
-                ds._origins[i] or ds._images[i],
-                f"sample {ds._ids[i]}",
+                col.origins[i] or col.images[i],
+                sample_where(ds, i),
                 f"split name {sp!r} is not valid for Hugging Face (letters, digits, _)",
             )
         groups.setdefault(sp, []).append(i)
     order = {"train": 0, "valid": 1, "validation": 1, "val": 1, "test": 2}
     splits = sorted(groups, key=lambda s: (order.get(s, 3), s))
-    d = ds._dets
-    xywh = from_xyxy(d.boxes, "xywh").tolist()
+    d = col.detections
+    boxes, keep_box, fixes = export_boxes(ds, exact=exact)
+    result.notes += [f"{n} {reason}" for reason, n in fixes.items()]
+    xywh = from_xyxy(boxes, "xywh").tolist()
     dl = d.labels.tolist()
+    keep_l = keep_box.tolist()
     scores = d.scores.tolist()
     unlabeled_objects = sum(1 for v in dl if v is None)
     if unlabeled_objects:
@@ -183,14 +201,14 @@ def write(
 
     def row(i: int) -> dict[str, Any]:
         lo, hi = int(d.offsets[i]), int(d.offsets[i + 1])
-        ks = [k for k in range(lo, hi) if dl[k] is not None]
-        md = ds._metadata[i]
-        label = ds._labels[i]
-        path = ds.root / ds._images[i]
+        ks = [k for k in range(lo, hi) if dl[k] is not None and keep_l[k]]
+        md = col.metadata[i]
+        label = col.labels[i]
+        path = ds.root / col.images[i]
         return {
-            "image": {"bytes": path.read_bytes(), "path": ds._images[i]},
-            "image_path": ds._images[i],
-            "id": ds._ids[i],
+            "image": {"bytes": path.read_bytes(), "path": col.images[i]},
+            "image_path": col.images[i],
+            "id": col.ids[i],
             "label": -1 if label is None else lab_index[label],
             "objects": {
                 "bbox": [xywh[k] for k in ks],
@@ -198,11 +216,11 @@ def write(
                 "score": [scores[k] for k in ks],
                 "attributes": [orjson.dumps(d.attributes[k]).decode() if d.attributes[k] else "" for k in ks],
             },
-            "width": int(ds._widths[i]) if ds._widths[i] > 0 else None,
-            "height": int(ds._heights[i]) if ds._heights[i] > 0 else None,
-            "source": ds._sources[i] or "real",
-            "prompt": ds._prompts[i],
-            "tags": list(ds._tags[i]),
+            "width": int(col.widths[i]) if col.widths[i] > 0 else None,
+            "height": int(col.heights[i]) if col.heights[i] > 0 else None,
+            "source": col.sources[i] or "real",
+            "prompt": col.prompts[i],
+            "tags": list(col.tags[i]),
             "metadata": orjson.dumps(md, option=_JSON_OPTS).decode() if md else None,
         }
 
@@ -214,7 +232,7 @@ def write(
             for i in groups[split]:
                 r = row(i)
                 size += len(r["image"]["bytes"])
-                if size > SHARD_BYTES and shards[-1]:
+                if size > max_shard_bytes and shards[-1]:
                     shards.append([])
                     size = len(r["image"]["bytes"])
                 shards[-1].append(r)
@@ -381,8 +399,36 @@ def read(
                     height=r.get("height"),
                     detections=dets or None,
                 )
-    return b.build(
-        out_root,
-        classes=list(classes) if classes is not None else (label_names or category_names or None),
-        skipped=log.items,
-    )
+    ds = b.build(out_root, classes=list(classes) if classes is not None else None, skipped=log.items)
+    if classes is not None:
+        return ds
+    # The class list covers both kinds: sample labels (ClassLabel names first), then object categories.
+    c = ds.columns
+    present = [v for v in (*c.labels.counts(), *c.detections.labels.counts()) if v is not None]
+    declared = list(dict.fromkeys([*label_names, *category_names]))
+    return ds.replace(classes=covering_classes(declared or None, present))
+
+
+# ----------------------------------------------------------------- registration (datakit.formats.registry)
+def _detect(path: Path) -> bool:
+    """A dataset card ``README.md`` with ``configs:``, or parquet shards (top or ``data/``)."""
+    card = path / "README.md"
+    if card.is_file() and "configs:" in card.read_text(encoding="utf-8", errors="replace"):
+        return True
+    return any(path.glob("*.parquet")) or any(path.glob("data/*.parquet"))
+
+
+from datakit.formats._checks import EXACT  # noqa: E402
+from datakit.formats.registry import Detect, Format  # noqa: E402
+
+FORMAT = Format(
+    name="hf",
+    summary="Hugging Face datasets: data/<split>-*.parquet with embedded images and a README.md card",
+    read=read,
+    write=write,
+    detect=(Detect(60, _detect, "parquet shards or a README.md card with configs:"),),
+    suffixes=(".parquet",),
+    aliases=("huggingface",),
+    write_options=(EXACT,),
+    cannot_hold=(),
+)

@@ -30,6 +30,7 @@ from datakit.formats._common import (
     class_names,
     common_losses,
     place_image,
+    sample_where,
 )
 from datakit.images import IMAGE_EXTENSIONS
 
@@ -170,21 +171,23 @@ def write(ds: Dataset, out: str | Path, *, images: str = "copy", strict: bool = 
         ds, labels=True, detections=False, metadata=False, tags=False, source=False, prompt=False, attributes=False
     )
     skips = SkipLog(strict=False)
-    any_split = any(s is not None for s in ds._splits.values)
+    c = ds.columns
+    any_split = any(s is not None for s in c.splits.values)
     targets: dict[str, str] = {}
     used: set[str] = set()
     written = 0
+    labels, images_, splits = c.labels.tolist(), c.images, c.splits.tolist()
     for i in range(len(ds)):
-        label = ds._labels[i]
-        src = ds._images[i]
-        origin = ds._origins[i] or src
+        label = labels[i]
+        src = images_[i]
+        origin = c.origins[i] or src
         if label is None:
-            skips.add(origin, f"sample {ds._ids[i]}", "no label: ImageFolder cannot hold it", src)
+            skips.add(origin, sample_where(ds, i), "no label: ImageFolder cannot hold it", src)
             continue
         if not _safe_class(label):
-            skips.add(origin, f"sample {ds._ids[i]}", f"label {label!r} cannot be a folder name", src)
+            skips.add(origin, sample_where(ds, i), f"label {label!r} cannot be a folder name", src)
             continue
-        split = ds._splits[i]
+        split = splits[i]
         folder = f"{split or 'unsplit'}/{label}" if any_split else label
         name = posixpath.basename(src)
         dst = f"{folder}/{name}"
@@ -212,3 +215,17 @@ def write(ds: Dataset, out: str | Path, *, images: str = "copy", strict: bool = 
     result.samples = written
     result.skipped = log.items + skips.items
     return result
+
+
+# ----------------------------------------------------------------- registration (datakit.formats.registry)
+from datakit.formats.registry import Detect, Format  # noqa: E402
+
+FORMAT = Format(
+    name="imagefolder",
+    summary="ImageFolder: [<split>/]<class>/<image> folders, for classifiers",
+    read=read,
+    write=write,
+    detect=(Detect(10, looks_like, "class folders of images"),),
+    aliases=("image-folder",),
+    cannot_hold=("detections", "metadata", "tags", "source", "prompt"),
+)

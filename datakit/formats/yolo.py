@@ -23,6 +23,7 @@ import contextlib
 import os
 import posixpath
 import warnings
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,14 @@ from datakit.boxes import from_xyxy, to_xyxy
 from datakit.builder import paused_gc
 from datakit.columns import Categorical, DetectionColumns
 from datakit.errors import FormatError, SkipLog
+from datakit.formats._checks import (
+    BOX_TOLERANCE,
+    FIXES,
+    box_rule_error,
+    clip_boxes,
+    export_boxes,
+    note_fix,
+)
 from datakit.formats._common import (
     WriteResult,
     begin_write,
@@ -41,6 +50,8 @@ from datakit.formats._common import (
     common_losses,
     lost,
     place_image,
+    split_relpath,
+    with_sizes,
 )
 from datakit.images import IMAGE_EXTENSIONS
 
@@ -130,19 +141,24 @@ def read(
     *,
     classes: list[str] | None = None,
     strict: bool = False,
+    exact: bool = False,
 ) -> Dataset:
     r"""Read an Ultralytics YOLO dataset (its folder or its ``data.yaml``).
 
     Splits are the ``train``/``val``/``test`` entries of the YAML (folders, or ``.txt`` lists of
     images); a split is named after its folder (``images/valid`` → ``valid``). Images without a
     label file have no objects. Bad lines are skipped and listed in ``dataset.skipped`` (label
-    file, line, reason): a wrong field count, a class id that is not an integer in range,
-    coordinates outside [0, 1]; so are unreadable images (with their label file).
+    file, line, reason): a wrong field count, a class id that is not an integer in range, a
+    negative size, a box entirely outside its image; so are unreadable images (with their
+    label file), label files no image of the dataset matches, and an ``nc`` that disagrees with
+    ``names`` (the names win). A box overhanging its image is clipped to it and counted in
+    ``dataset.info["fixes"]`` (``exact``: an error).
 
     Args:
         path: The dataset folder or its YAML file.
         classes: Class names replacing the YAML's ``names`` (same order as the ids).
         strict: Raise :class:`~datakit.errors.FormatError` on the first bad line or image.
+        exact: Raise on a box overhanging its image instead of clipping it.
 
     Returns:
         The dataset, rooted at the YAML's folder.
@@ -186,17 +202,21 @@ def read(
     names = _names(yaml_path, spec["names"]) if classes is None else list(classes)
     nc = len(names)
     root = yaml_path.parent
+    log = SkipLog(strict=strict)
+    yaml_rel = yaml_path.name
+    declared_nc = spec.get("nc")
+    if declared_nc is not None and classes is None and declared_nc != nc:
+        log.add(yaml_rel, "nc", f"{declared_nc!r} disagrees with the {nc} names (the names are used)")
     base = root
     if isinstance(spec.get("path"), str) and spec["path"]:
         p = Path(spec["path"])
         p = p if p.is_absolute() else root / p
         if p.is_dir():
             base = p
-    log = SkipLog(strict=strict)
-    yaml_rel = yaml_path.name
 
     # 1. Images of every split, as paths relative to the root.
     entries: list[tuple[str, str]] = []  # (image relative to root, split)
+    label_dirs: list[str] = []  # image folders whose label folders are checked for strays
     seen: set[str] = set()
     root_res = root.resolve()
     root_prefix = os.path.abspath(root) + os.sep
@@ -227,6 +247,7 @@ def read(
                     raise FormatError(yaml_path, key, f"image folder not found: {loc}")
                 files = _list_images(loc)
                 split = _split_name(Path(os.path.abspath(loc)), key)
+                label_dirs.append(os.path.abspath(loc))
             for f in files:
                 f = os.path.abspath(f)
                 if f.startswith(root_prefix):
@@ -314,11 +335,25 @@ def read(
     vals = vals.reshape(m, 5)
     cls = vals[:, 0]
     xywh = vals[:, 1:]
-    tol = COORD_TOLERANCE
     not_num = np.asarray(~np.isfinite(vals).all(axis=1), dtype=bool)
     bad_cls = ~not_num & ((cls != np.floor(cls)) | (cls < 0) | (cls >= nc))
-    bad_xy = ~not_num & ~bad_cls & ((xywh < -tol) | (xywh > 1 + tol)).any(axis=1)
-    rejected = not_num | bad_cls | bad_xy
+    neg = ~not_num & ~bad_cls & ((xywh[:, 2] < 0) | (xywh[:, 3] < 0))
+    ok = ~not_num & ~bad_cls & ~neg
+    own = np.asarray(owner, dtype=np.int64)
+    w_obj = np.asarray(widths, dtype=np.float64)[own]
+    h_obj = np.asarray(heights, dtype=np.float64)[own]
+    boxes = to_xyxy(np.where(ok[:, None], xywh, 0.0), "cxcywh", normalized=True, image_size=(w_obj, h_obj))
+    boxes, over, outside = clip_boxes(boxes, w_obj, h_obj, BOX_TOLERANCE)
+    over &= ok
+    outside &= ok
+    fixes: dict[str, int] = {}
+    if over.any():
+        if exact:
+            j = int(np.flatnonzero(over)[0])
+            i, ln = where[j]
+            raise box_rule_error(_label_path(images[i]), ln, five[j].strip(), int(w_obj[j]), int(h_obj[j]))
+        note_fix(fixes, "boxes overhanging their image clipped to it", int((over & ~outside).sum()))
+    rejected = ~ok | outside
     if rejected.any():
         for j in np.flatnonzero(rejected).tolist():
             i, ln = where[j]
@@ -326,16 +361,13 @@ def read(
                 reason = f"expected numbers, got {five[j].strip()!r}"
             elif bad_cls[j]:
                 reason = f"class id {five[j].split()[0]} out of range 0..{nc - 1}"
+            elif neg[j]:
+                reason = f"negative box width or height: {five[j].strip()!r}"
             else:
-                reason = f"coordinates outside [0, 1]: {five[j].strip()!r}"
+                reason = f"box lies entirely outside the {int(w_obj[j])}x{int(h_obj[j])} image: {five[j].strip()!r}"
             log.add(_label_path(images[i]), ln, reason, images[i])
         keep = ~rejected
-        cls, xywh = cls[keep], xywh[keep]
-        owner = np.asarray(owner, dtype=np.int64)[keep].tolist()
-    own = np.asarray(owner, dtype=np.int64)
-    w_arr = np.asarray(widths, dtype=np.float64)
-    h_arr = np.asarray(heights, dtype=np.float64)
-    boxes = to_xyxy(xywh, "cxcywh", normalized=True, image_size=(w_arr[own], h_arr[own]))
+        cls, boxes, own = cls[keep], boxes[keep], own[keep]
     counts = np.bincount(own, minlength=n) if len(own) else np.zeros(n, dtype=np.int64)
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
@@ -344,26 +376,103 @@ def read(
         offsets, boxes, Categorical(cls.astype(np.int32), names),
         np.full(len(own), np.nan), [None] * len(own),
     )  # fmt: skip
+    n_labels = sum(1 for _, text in loaded if text is not None)
+    _stray_labels(root, label_dirs, n_labels, lambda: {_label_path(rel) for rel, _ in entries}, log)
     extra = {k: v for k, v in spec.items() if k not in ("train", "val", "test", "names", "nc", "path", *custom)}
+    info: dict[str, Any] = {"yolo": extra} if extra else {}
+    if fixes:
+        info[FIXES] = fixes
     return Dataset.from_columns(
         root=root, images=images, ids=[None] * n,
         labels=Categorical.constant(None, n), splits=Categorical.from_values(splits),
         sources=Categorical.constant(None, n), prompts=Categorical.constant(None, n),
         origins=Categorical.constant(None, n), tags=[()] * n, metadata=[None] * n,
         widths=np.asarray(widths, dtype=np.int32), heights=np.asarray(heights, dtype=np.int32),
-        detections=dets, classes=names, skipped=log.items,
-        info={"yolo": extra} if extra else None,
+        detections=dets, classes=names, skipped=log.items, info=info,
     )  # fmt: skip
 
 
-# ----------------------------------------------------------------------------- writing
-def _in_split(image: str, split: str) -> str:
-    """An image's path inside ``images/<split>/``: no ``images``/``labels`` folders inside it."""
-    from datakit.formats.coco import split_relpath
+def _stray_labels(
+    root: Path, image_dirs: list[str], n_found: int, matched: Callable[[], set[str]], log: SkipLog
+) -> None:
+    """Log every label file under the label folders of ``image_dirs`` that no image matched.
 
-    rel = split_relpath(image, split)
-    parts = [p for p in rel.split("/") if p not in ("images", "labels")]
-    return "/".join(parts) if parts else posixpath.basename(image)
+    ``n_found`` label files were read for the dataset's images; when the label folders hold no
+    more than that, nothing is stray and ``matched()`` (the label path of every image) is not built.
+    """
+    root_prefix = os.path.abspath(root) + os.sep
+    folders: list[str] = []
+    for folder in dict.fromkeys(image_dirs):
+        if not folder.startswith(root_prefix):
+            continue
+        rel_dir = folder[len(root_prefix) :].replace(os.sep, "/")
+        label_dir = posixpath.dirname(_label_path(rel_dir + "/x"))
+        if label_dir != rel_dir:  # labels lie apart from the images (images/ → labels/)
+            folders.append(os.path.join(root_prefix, label_dir))
+    found: list[tuple[str, list[str]]] = []  # (folder, label file names)
+    todo = list(dict.fromkeys(folders))
+    while todo:  # os.listdir, not os.walk: a label folder holds ~100k files and few folders
+        folder = todo.pop()
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        found.append((folder, [f for f in names if f.endswith(".txt") and f[0] != "." and f != "classes.txt"]))
+        todo += [
+            os.path.join(folder, f)
+            for f in names
+            if not f.endswith(".txt") and f[0] != "." and os.path.isdir(os.path.join(folder, f))
+        ]
+    if sum(len(files) for _, files in found) <= n_found:
+        return
+    known = matched()
+    for folder, files in sorted(found):
+        for name in sorted(files):
+            rel = os.path.join(folder, name)[len(root_prefix) :].replace(os.sep, "/")
+            if rel not in known:
+                log.add(rel, None, "label file with no matching image (its objects are not loaded)")
+
+
+# ----------------------------------------------------------------------------- writing
+def _flat_names(images: list[str], splits: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Flat output paths ``images/<split>/<name>``, one per (split, source image), in order.
+
+    Each split folder is flat (supervision and other readers do not recurse). Two sources with
+    one file name, or one label-file stem (``a.jpg`` and ``a.png``), are told apart
+    deterministically: the later one gets its source folders in its name
+    (``synthetic__a.png``), then ``_2``, ``_3``... Returns the output paths and the renamed ones
+    (output → source).
+
+    Examples:
+        >>> paths, renamed = _flat_names(["train/a.jpg", "train/synthetic/a.jpg", "train/b.jpg"], ["train"] * 3)
+        >>> paths
+        ['images/train/a.jpg', 'images/train/synthetic__a.jpg', 'images/train/b.jpg']
+        >>> renamed
+        {'images/train/synthetic__a.jpg': 'train/synthetic/a.jpg'}
+
+    """
+    used: set[str] = set()  # label-file stems taken: "images/<split>/<stem>"
+    out: list[str] = []
+    renamed: dict[str, str] = {}
+    for src, split in zip(images, splits, strict=True):
+        name = posixpath.basename(src)
+        stem, ext = os.path.splitext(name)
+        candidates = [stem]
+        inner = [p for p in split_relpath(src, split).split("/")[:-1] if p not in ("images", "labels")]
+        if inner:
+            candidates.append("__".join([*inner, stem]))
+        chosen = next((c for c in candidates if f"images/{split}/{c}" not in used), None)
+        k = 2
+        while chosen is None:
+            c = f"{candidates[-1]}_{k}"
+            chosen = c if f"images/{split}/{c}" not in used else None
+            k += 1
+        used.add(f"images/{split}/{chosen}")
+        dst = f"images/{split}/{chosen}{ext}"
+        out.append(dst)
+        if chosen != stem:
+            renamed[dst] = src
+    return out, renamed
 
 
 def write(
@@ -373,14 +482,20 @@ def write(
     images: str = "copy",
     full_image_boxes: bool | None = None,
     strict: bool = True,
+    exact: bool = False,
 ) -> WriteResult:
     """Write ``ds`` as an Ultralytics YOLO dataset, atomically.
 
-    ``images/<split>/…`` and ``labels/<split>/….txt`` per split (``valid`` is the YAML's
-    ``val``), and ``data.yaml`` with the one class list (:func:`class_names`: numeric labels in
-    numeric order) shared by every split. Every image gets a label file, empty when it has no
-    objects. Boxes are clipped to the image. Samples without a split go to ``train`` (with
-    ``val`` pointing to it too) when no sample has a split, else to ``unsplit``.
+    ``images/<split>/<name>`` and ``labels/<split>/<stem>.txt`` per split, each split folder
+    flat (nested source folders are not kept; a name that clashes gets its source folders
+    prefixed, ``synthetic__a.png``, listed in the result's ``renamed``). ``valid`` is the YAML's
+    ``val``. ``data.yaml`` holds ``path`` (the output folder, absolute: Ultralytics and YOLOv5
+    resolve a relative or missing one against their own settings) and the one class list
+    (:func:`class_names`: numeric labels in numeric order) shared by every split. Every image gets
+    a label file, empty when it has no objects. Boxes overhanging their image are clipped and
+    counted; crowd regions (``iscrowd`` set, as COCO marks them) are left out and counted, as
+    Ultralytics' own COCO converter does. Samples without a split go to ``train`` (with ``val``
+    pointing to it too) when no sample has a split, else to ``unsplit``.
 
     Args:
         ds: The dataset.
@@ -389,24 +504,27 @@ def write(
         full_image_boxes: Write each sample's label as one full-image box ``0.5 0.5 1.0 1.0``
             (classification as detection). ``None``: do so when the dataset has labels and no
             detections.
-        strict: Raise on a missing image; otherwise skip that sample and report it.
+        strict: Raise on a missing or unreadable image; otherwise skip that sample and report it.
+        exact: Raise on a box overhanging its image, or a declared size its image header
+            contradicts, instead of clipping the box (or using the header) and counting it.
 
     Returns:
         What was written and what YOLO could not hold (metadata, tags, sample labels, scores,
         detection attributes).
 
     Raises:
-        FormatError: A missing image (``strict``), or an image whose size cannot be read.
+        FormatError: A missing or unreadable image (``strict``), a box outside its image or a
+            wrong declared size (``exact``), or an image whose size cannot be read.
 
     """
     import yaml
 
-    from datakit.formats.coco import fill_sizes
-
-    ds, log, result = begin_write(ds, out, images, strict)
+    ds, log, result = begin_write(ds, out, images, strict, exact=exact)
     out = result.out
-    has_labels = bool((ds._labels.codes >= 0).any())
-    full = full_image_boxes if full_image_boxes is not None else (len(ds._dets) == 0 and has_labels)
+    c = ds.columns
+    d = c.detections
+    has_labels = bool((c.labels.codes >= 0).any())
+    full = full_image_boxes if full_image_boxes is not None else (len(d) == 0 and has_labels)
     result.dropped = common_losses(
         ds,
         labels=full,
@@ -419,12 +537,12 @@ def write(
         scores=False,
     )
     if full:
-        lost(result.dropped, "detections", len(ds._dets))
+        lost(result.dropped, "detections", len(d))
         names = class_names(ds, detections=False)
         result.notes.append("classification as detection: one full-image box per labeled sample")
     else:
         names = class_names(ds, detections=True)
-    index = {c: k for k, c in enumerate(names)}
+    index = {name: k for k, name in enumerate(names)}
     n = len(ds)
 
     # Class ids and normalised boxes as arrays; the text of each label file is made only when
@@ -433,29 +551,36 @@ def write(
     obj_cls = np.zeros(0, dtype=np.int64)
     obj_box = np.zeros((0, 4))
     if full:
-        lab = ds._labels
-        code_map = np.asarray([index[v] for v in lab.values] + [-1], dtype=np.int64)
+        lab = c.labels
+        code_map = np.asarray([index.get(v, -1) for v in lab.values] + [-1], dtype=np.int64)
         cls = code_map[lab.codes]
         has = cls >= 0
         np.cumsum(has, out=offsets[1:])
         obj_cls = cls[has]
         obj_box = np.tile(np.asarray([[0.5, 0.5, 1.0, 1.0]]), (len(obj_cls), 1))
         lost(result.dropped, "unlabeled samples (empty label file)", int((~has).sum()))
-    elif len(ds._dets):
-        fill_sizes(ds)
-        d = ds._dets
-        code_map = np.asarray([index[v] for v in d.labels.values] + [-1], dtype=np.int64)
+    elif len(d):
+        ds = with_sizes(ds)
+        c = ds.columns
+        code_map = np.asarray([index.get(v, -1) for v in d.labels.values] + [-1], dtype=np.int64)
         cls = code_map[d.labels.codes]
         owner = d.sample_index()
-        w = ds._widths.astype(np.float64)[owner]
-        h = ds._heights.astype(np.float64)[owner]
-        b = d.boxes.copy()
-        np.clip(b[:, 0::2], 0, w[:, None], out=b[:, 0::2])
-        np.clip(b[:, 1::2], 0, h[:, None], out=b[:, 1::2])
-        rel = from_xyxy(b, "cxcywh", normalized=True, image_size=(w, h))
-        del b, w, h
-        has = cls >= 0
-        lost(result.dropped, "detections without a label", int((~has).sum()))
+        boxes, keep_box, fixes = export_boxes(ds, exact=exact)
+        result.notes += [f"{k} {reason}" for reason, k in fixes.items()]
+        w = c.widths.astype(np.float64)[owner]
+        h = c.heights.astype(np.float64)[owner]
+        rel = from_xyxy(boxes, "cxcywh", normalized=True, image_size=(w, h))
+        del boxes, w, h
+        crowd = np.fromiter(
+            (bool(a.get("iscrowd")) if a else False for a in d.attributes), dtype=bool, count=len(d)
+        )
+        labeled = cls >= 0
+        lost(result.dropped, "detections without a label", int((~labeled).sum()))
+        n_crowd = int((crowd & labeled & keep_box).sum())
+        if n_crowd:
+            result.notes.append(f"{n_crowd} crowd regions (iscrowd=1) left out, as Ultralytics' COCO converter does")
+            lost(result.dropped, "crowd regions (iscrowd=1)", n_crowd)
+        has = labeled & keep_box & ~crowd
         counts = np.bincount(owner[has], minlength=n)
         np.cumsum(counts, out=offsets[1:])
         obj_cls, obj_box = cls[has], rel[has]
@@ -466,52 +591,48 @@ def write(
         if lo == hi:
             return ""
         return "".join(
-            f"{c} {x:.6f} {y:.6f} {bw:.6f} {bh:.6f}\n"
-            for c, (x, y, bw, bh) in zip(obj_cls[lo:hi].tolist(), obj_box[lo:hi].tolist(), strict=True)
+            f"{k} {x:.6f} {y:.6f} {bw:.6f} {bh:.6f}\n"
+            for k, (x, y, bw, bh) in zip(obj_cls[lo:hi].tolist(), obj_box[lo:hi].tolist(), strict=True)
         )
 
     offs = offsets.tolist()
 
-    split_list = ds._splits.tolist()
-    any_split = any(s is not None for s in split_list)
+    split_list = c.splits.tolist()
+    any_split = any(sp is not None for sp in split_list)
     unsplit = "unsplit" if any_split else "train"
     if None in split_list:
         result.notes.append(
             f"samples without a split written to {unsplit}"
             + ("" if any_split else " (val points to it too; run `datakit split` first)")
         )
+    # One output image per (split, source image); samples sharing one image share its label file.
+    pairs = list(dict.fromkeys(zip((sp or unsplit for sp in split_list), c.images, strict=True)))
+    flat, renamed = _flat_names([src for _, src in pairs], [sp for sp, _ in pairs])
+    placed = dict(zip(pairs, flat, strict=True))
     label_text: dict[str, list[int]] = {}  # label file → the samples whose objects it holds
-    image_of: dict[str, str] = {}
-    placed: dict[tuple[str, str], str] = {}  # (split, source image) → image path in the output
     for i in range(n):
-        split = split_list[i] or unsplit
-        src = ds._images[i]
-        img_rel = placed.get((split, src))
-        if img_rel is None:
-            inner = _in_split(src, split)
-            img_rel = f"images/{split}/{inner}"
-            stem, ext = os.path.splitext(inner)
-            k = 2
-            # Two source images, one target name (or one label file: a.jpg and a.png): rename.
-            while img_rel in image_of or _label_path(img_rel) in label_text:
-                img_rel = f"images/{split}/{stem}_{k}{ext}"
-                k += 1
-            placed[(split, src)] = img_rel
-            image_of[img_rel] = src
-        label_text.setdefault(_label_path(img_rel), []).append(i)
+        label_text.setdefault(_label_path(placed[(split_list[i] or unsplit, c.images[i])]), []).append(i)
     merged = n - len(label_text)
     if merged:
         result.notes.append(f"{merged} samples share an image with another sample: their objects were merged")
+    nested = sum(1 for (sp, src), dst in placed.items() if dst not in renamed and split_relpath(src, sp).count("/"))
+    if nested or renamed:
+        result.notes.append(
+            "split folders written flat"
+            + (f": {nested} images from nested folders moved up" if nested else "")
+            + (f"; {len(renamed)} renamed for a name clash (see renamed)" if renamed else "")
+        )
+    result.renamed = renamed
 
-    splits_present = sorted({s or unsplit for s in split_list})
-    spec: dict[str, Any] = {}
-    for s in splits_present:
-        key = _SPLIT_KEYS.get(s, s)
+    splits_present = sorted({sp or unsplit for sp in split_list})
+    spec: dict[str, Any] = {"path": str(Path(out).resolve())}
+    for sp in splits_present:
+        key = _SPLIT_KEYS.get(sp, sp)
         if key in spec:  # e.g. both "val" and "valid": keep both folders under one key
             prev = spec[key]
-            spec[key] = [*prev, f"images/{s}"] if isinstance(prev, list) else [prev, f"images/{s}"]
+            spec[key] = [*prev, f"images/{sp}"] if isinstance(prev, list) else [prev, f"images/{sp}"]
         else:
-            spec[key] = f"images/{s}"
+            spec[key] = f"images/{sp}"
     if "val" not in spec and "train" in spec:
         spec["val"] = spec["train"]
     spec["nc"] = len(names)
@@ -533,17 +654,70 @@ def write(
             finally:
                 os.close(fd)
         if images != "none":
-            for img_rel, src in image_of.items():
+            for (_, src), img_rel in placed.items():
                 parent = posixpath.dirname(img_rel)
                 if parent not in made:
                     (tmp / parent).mkdir(parents=True, exist_ok=True)
                     made.add(parent)
                 place_image(ds.root / src, tmp / img_rel, images)
         else:
-            for s in splits_present:
-                (tmp / "images" / s).mkdir(parents=True, exist_ok=True)
+            for sp in splits_present:
+                (tmp / "images" / sp).mkdir(parents=True, exist_ok=True)
         with open(tmp / "data.yaml", "w", encoding="utf-8") as f:
             yaml.safe_dump(spec, f, sort_keys=False, allow_unicode=True)
     result.samples = n
     result.skipped = log.items
     return result
+
+
+# ----------------------------------------------------------------- registration (datakit.formats.registry)
+def _detect_yaml(path: Path) -> bool:
+    """A ``data.yaml`` (or ``dataset.yaml``) at the top of the folder."""
+    return find_yaml(path) is not None
+
+
+from datakit.formats.registry import Detect, Format, Option  # noqa: E402
+
+FORMAT = Format(
+    name="yolo",
+    summary="Ultralytics YOLO: images/<split>/, labels/<split>/*.txt, data.yaml with names",
+    read=read,
+    write=write,
+    detect=(Detect(90, _detect_yaml, "data.yaml"),),
+    suffixes=(".yaml", ".yml"),
+    aliases=("ultralytics",),
+    read_options=(
+        Option(
+            "exact",
+            "refuse a box outside its image or a declared size its image header contradicts, instead of fixing it",
+            type=bool,
+            default=False,
+            flag="--strict",
+        ),
+    ),
+    write_options=(
+        Option(
+            "exact",
+            "refuse a box outside its image or a declared size its image header contradicts, instead of fixing it",
+            type=bool,
+            default=False,
+            flag="--strict",
+        ),
+        Option(
+            "full_image_boxes",
+            "write each sample's label as a full-image box (classification as detection); "
+            "--no-full-image-boxes never does, even for a label-only dataset",
+            type=bool,
+            default=None,
+        ),
+    ),
+    cannot_hold=(
+        "metadata",
+        "tags",
+        "source",
+        "prompt",
+        "detection scores",
+        "detection attributes",
+        "sample labels (unless written as full-image boxes)",
+    ),
+)
