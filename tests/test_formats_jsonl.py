@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from test_formats_helpers import make_coco
 
 import datakit
 from datakit.formats import _plain, coco
 from datakit.formats.jsonl import SEED_PROMPT
+from tests.conftest import make_image
 
 
 def test_jsonl_round_trip(tmp_path: Path) -> None:
@@ -70,3 +72,26 @@ def test_save_then_load_gives_the_same_samples_for_every_split_and_source(tmp_pa
     again = datakit.load(out)
     assert sorted(_samples(again), key=str) == sorted(_samples(moved), key=str)
     assert not (out / "test").exists()  # the emptied split folder went with its file
+
+
+def test_saved_classes_cover_every_label_so_a_reload_keeps_every_row(tmp_path: Path) -> None:
+    from datakit import Dataset, Sample
+
+    for name in ("a.png", "b.png"):
+        make_image(tmp_path / "src" / name)
+    ds = Dataset.from_samples([Sample("a.png", label="1"), Sample("b.png", label="2")], tmp_path / "src", classes=["1"])
+    ds.save(tmp_path / "out")
+    back = datakit.load(tmp_path / "out")
+    assert len(back) == 2 and back.classes == ["1", "2"] and not back.skipped
+
+
+def test_save_refuses_to_copy_an_empty_image(tmp_path: Path) -> None:
+    from datakit import Dataset, Sample
+    from datakit.errors import FormatError
+
+    make_image(tmp_path / "src" / "a.png")
+    (tmp_path / "src" / "b.png").write_bytes(b"")
+    ds = Dataset.from_samples([Sample("a.png"), Sample("b.png")], tmp_path / "src")
+    with pytest.raises(FormatError, match=r"b\.png: empty image file"):
+        ds.save(tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # nothing half-written
