@@ -17,6 +17,12 @@ The raw answer is kept on every result; nothing is silently left empty.
 :func:`annotate` runs an annotator over a dataset with a checkpoint: results are appended (and
 fsynced) batch by batch, a rerun skips ids already done, and ``kill -9`` loses at most the batch
 in flight. Decoding and preprocessing of the next batch overlap the current batch's inference.
+With ``scheduler=`` (CLI ``--scheduler local:N|tcp://HOST:PORT``, or ``DATAKIT_SCHEDULER``) the
+batches go to Dask workers through :mod:`datakit.parallel`: each worker process builds the
+annotator once from its :class:`Recipe`, decodes and annotates whole batches, and the results
+come back in order; this process still writes the checkpoint batch by batch, so the checkpoint
+and the annotated dataset are byte-identical to a local run, and a worker dying mid-batch (Dask
+reruns the task) loses and duplicates nothing.
 
 Examples:
     >>> from datakit import Dataset, Sample
@@ -33,8 +39,13 @@ Examples:
 
 from __future__ import annotations
 
+import hashlib
+import importlib
+import math
 import os
+import pickle
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -43,6 +54,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from annotators.checkpoint import Checkpoint
+from datakit.errors import DatakitError
 from datakit.sample import Detection
 
 if TYPE_CHECKING:
@@ -138,6 +150,45 @@ class Result:
         )
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """How a worker process builds an annotator (or detector) of its own: ``factory(*args, **kwargs)``.
+
+    Models cannot travel between processes, so :func:`annotate` on a Dask cluster sends this small,
+    picklable recipe instead, and each worker builds the object once (keyed by the recipe).
+    Arguments that are recipes themselves are built first (a pseudo-labeler's detector).
+
+    Attributes:
+        factory: ``"module:attr"`` or a module-level callable (importable on the workers).
+        args: Positional arguments.
+        kwargs: Keyword arguments (the options given on the command line).
+        batch_size: Set on the built object when given (``--batch-size``).
+
+    Examples:
+        >>> Recipe("annotators.color:ColorAnnotator", batch_size=8).build().batch_size
+        8
+
+    """
+
+    factory: str | Callable[..., Any]
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    batch_size: int | None = None
+
+    def build(self) -> Any:
+        """Import the factory and call it (recipes among the arguments are built first)."""
+        fn = self.factory
+        if isinstance(fn, str):
+            module, _, attr = fn.partition(":")
+            fn = getattr(importlib.import_module(module), attr)
+        args = [a.build() if isinstance(a, Recipe) else a for a in self.args]
+        kwargs = {k: v.build() if isinstance(v, Recipe) else v for k, v in self.kwargs.items()}
+        obj = fn(*args, **kwargs)
+        if self.batch_size:
+            obj.batch_size = int(self.batch_size)
+        return obj
+
+
 class Annotator:
     """Base class: subclasses set :attr:`name`, :attr:`fields` and implement :meth:`predict`.
 
@@ -150,6 +201,8 @@ class Annotator:
         fields: The metadata keys the annotator writes.
         batch_size: Items per batch.
         needs_image: Whether items carry a decoded image.
+        recipe: How a Dask worker builds the same annotator (set by the CLI from the registry
+            entry); ``None``: the annotator object itself is pickled and sent to the workers.
 
     """
 
@@ -157,6 +210,7 @@ class Annotator:
     fields: tuple[str, ...] = ()
     batch_size: int = 32
     needs_image: bool = True
+    recipe: Recipe | None = None
 
     def config(self) -> dict[str, Any]:
         """What identifies this annotator's answers; stored in (and checked against) checkpoints."""
@@ -337,6 +391,65 @@ def _crop(image: Any, box: tuple[float, float, float, float]) -> Any:
     return image.crop((x1, y1, x2, y2))
 
 
+def _make_items(
+    ds: Dataset,
+    annotator: Annotator,
+    loader: Callable[[Dataset, int], Any],
+    batch: list[tuple[str, int, int | None]],
+    labels: list[str | None],
+    rows: dict[int, int] | None = None,
+) -> tuple[list[Item], list[Result], Any, BaseException | None, dict[str, str | None]]:
+    """Decode (and prepare) one batch: its items, the results of units that failed already, stamps.
+
+    ``labels`` is ``ds.column("label")``; ``rows`` maps a unit's sample index to its row in ``ds``
+    (a worker gets only the batch's rows), ``None``: the same. Items keep the index in the whole
+    dataset.
+    """
+    items: list[Item] = []
+    failed: list[Result] = []
+    stamps: dict[str, str | None] = {}
+    has_boxes = len(ds.columns.detections) > 0
+    last: tuple[int, Any, BaseException | None] | None = None
+    for uid, i, k in batch:
+        j = i if rows is None else rows[i]
+        if last is None or last[0] != j:  # consecutive boxes of one sample share its decode
+            try:
+                last = (j, loader(ds, j) if annotator.needs_image or k is not None else None, None)
+            except (OSError, ValueError) as e:  # missing / corrupt image: this sample only
+                last = (j, None, e)
+        if last[2] is not None:
+            failed.append(Result(uid, "error", raw=None, problems={"image": _one_line(last[2])}, box=k))
+            continue
+        dets = sample_detections(ds, j) if has_boxes else []
+        image = last[1]
+        if k is not None:
+            dets = [dets[k]]
+            try:
+                image = _crop(image, dets[0].box)
+            except ValueError as e:
+                failed.append(Result(uid, "error", problems={"image": _one_line(e)}, box=k))
+                continue
+        items.append(Item(uid, i, image, labels[j], dets, k))
+        if annotator.needs_image or k is not None:
+            stamps[uid] = _stamp(ds, j)
+    try:
+        prepared = annotator.prepare(items) if items else None
+    except Exception as e:
+        return items, failed, None, e, stamps
+    return items, failed, prepared, None, stamps
+
+
+def _predict(annotator: Annotator, items: list[Item], prepared: Any) -> list[Result]:
+    out = annotator.predict(prepared, items)
+    if len(out) != len(items):
+        raise RuntimeError(f"{annotator.name} returned {len(out)} results for {len(items)} items")
+    return out
+
+
+_Done = tuple[list[Result], list[tuple[str, int | None]], dict[str, str | None], BaseException | None]
+"""One batch's outcome: results so far, the (id, box) of its items, image stamps, the batch's error."""
+
+
 def annotate(
     ds: Dataset,
     annotator: Annotator,
@@ -348,6 +461,8 @@ def annotate(
     load: Callable[[Dataset, int], Any] | None = None,
     max_failed_batches: int = 3,
     boxes: bool | Sequence[str] | None = None,
+    scheduler: str | None = None,
+    resources: dict[str, float] | None = None,
 ) -> Annotations:
     """Run ``annotator`` over every sample of ``ds``, resumably.
 
@@ -365,12 +480,20 @@ def annotate(
         boxes: Annotate detection boxes instead of samples: ``True`` for every box, or the box
             labels to take. Each box is an :class:`Item` whose image is its crop (each image is
             decoded once for all its boxes); results carry :attr:`Result.box`.
+        scheduler: Run the batches on Dask (``local:N`` or ``tcp://HOST:PORT``; default
+            ``DATAKIT_SCHEDULER``, else here): workers build the annotator from
+            :attr:`Annotator.recipe` (else a pickled copy) and must read the images; ``load``
+            must then be a module-level function. Results and checkpoint equal a local run's.
+        resources: Dask worker resources each task needs (``{"GPU": 1}`` for VLM/detector tasks
+            on GPU workers started with ``--resources GPU=1``); only with a ``tcp://`` scheduler.
 
     Returns:
         The annotations: every sample (or selected box) of ``ds`` has a result.
 
     Raises:
         FormatError: The checkpoint belongs to another annotator configuration.
+        DatakitError: A Dask run whose annotator or loader cannot be sent to the workers, or
+            ``resources`` with a ``local:N`` cluster.
 
     Examples:
         >>> from datakit import Dataset, Sample
@@ -383,15 +506,18 @@ def annotate(
         {'shout': 'X'}
 
     """
+    from datakit.parallel import plan
+
     loader = load or _load
+    on_dask = plan(1, scheduler).kind == "dask"
+    if resources and not on_dask:
+        raise DatakitError("resources apply to tasks on a Dask cluster: give a tcp:// scheduler")
     config = annotator.config()
     if boxes:
         config = {**config, "boxes": True if boxes is True else sorted(boxes)}
     ck = Checkpoint.open(checkpoint, config, restart=restart) if checkpoint else None
     results: dict[str, Result] = {}
     units = _units(ds, boxes)
-    labels = ds.column("label")
-    has_boxes = len(ds.columns.detections) > 0
     stale = 0
     try:
         if ck is not None:
@@ -407,72 +533,25 @@ def annotate(
                 results[uid] = Result.from_row(row)
         resumed = len(results)
         todo = [u for u in units if u[0] not in results]
-
-        stamps: dict[str, str | None] = {}
-
-        def make_items(
-            batch: list[tuple[str, int, int | None]],
-        ) -> tuple[list[Item], list[Result], Any, BaseException | None]:
-            items: list[Item] = []
-            failed: list[Result] = []
-            last: tuple[int, Any, BaseException | None] | None = None
-            for uid, i, k in batch:
-                if last is None or last[0] != i:  # consecutive boxes of one sample share its decode
-                    try:
-                        last = (i, loader(ds, i) if annotator.needs_image or k is not None else None, None)
-                    except (OSError, ValueError) as e:  # missing / corrupt image: this sample only
-                        last = (i, None, e)
-                if last[2] is not None:
-                    failed.append(Result(uid, "error", raw=None, problems={"image": _one_line(last[2])}, box=k))
-                    continue
-                dets = sample_detections(ds, i) if has_boxes else []
-                image = last[1]
-                if k is not None:
-                    dets = [dets[k]]
-                    try:
-                        image = _crop(image, dets[0].box)
-                    except ValueError as e:
-                        failed.append(Result(uid, "error", problems={"image": _one_line(e)}, box=k))
-                        continue
-                items.append(Item(uid, i, image, labels[i], dets, k))
-                if annotator.needs_image or k is not None:
-                    stamps[uid] = _stamp(ds, i)
-            try:
-                prepared = annotator.prepare(items) if items else None
-            except Exception as e:
-                return items, failed, None, e
-            return items, failed, prepared, None
-
+        batches = list(_batches(todo, max(1, annotator.batch_size)))
         bar = _progress(len(todo), annotator.name, progress)
         failures = 0
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="annotate-prepare") as pool:
-            batches = list(_batches(todo, max(1, annotator.batch_size)))
-            pending: Future[Any] | None = pool.submit(make_items, batches[0]) if batches else None
-            for k in range(len(batches)):
-                if pending is None:  # pragma: no cover - guarded by the loop bound
-                    break
-                items, failed, prepared, prep_error = pending.result()
-                pending = pool.submit(make_items, batches[k + 1]) if k + 1 < len(batches) else None
-                batch_results = list(failed)
-                error = prep_error
-                if items and error is None:
-                    try:
-                        out = annotator.predict(prepared, items)
-                        if len(out) != len(items):
-                            raise RuntimeError(f"{annotator.name} returned {len(out)} results for {len(items)} items")
-                        batch_results += out
-                    except Exception as e:
-                        error = e
+        done: Iterator[_Done] = (
+            _dask_batches(ds, annotator, loader, batches, scheduler, resources)
+            if on_dask
+            else _local_batches(ds, annotator, loader, batches)
+        )
+        try:
+            for batch_results, keys, stamps, error in done:
                 if error is not None:
                     failures += 1
                     if failures >= max_failed_batches:
                         raise error
-                    batch_results += [
-                        Result(it.id, "error", problems={"model": _one_line(error)}, box=it.box) for it in items
-                    ]
+                    why = {"model": _one_line(error)}
+                    batch_results += [Result(uid, "error", problems=dict(why), box=k) for uid, k in keys]
                 else:
                     failures = 0
-                box_of = {it.id: it.box for it in items}
+                box_of = dict(keys)
                 for r in batch_results:
                     stamp = stamps.pop(r.id, None)
                     r.stamp = stamp if r.status != "error" else None
@@ -483,6 +562,10 @@ def annotate(
                 for r in batch_results:
                     results[r.id] = r
                 bar.update(len(batch_results))
+        finally:
+            close = getattr(done, "close", None)
+            if close is not None:
+                close()  # stops the prefetch thread or the cluster
         bar.close()
     finally:
         if ck is not None:
@@ -491,6 +574,141 @@ def annotate(
     ck_path = Path(checkpoint) if checkpoint else None
     return Annotations(annotator.name, tuple(annotator.fields), ordered, resumed, ck_path, stale)
 
+
+def _local_batches(
+    ds: Dataset, annotator: Annotator, loader: Callable[[Dataset, int], Any], batches: list[list[Any]]
+) -> Iterator[_Done]:
+    """Batches annotated in this process, the next one decoded and prepared in a thread meanwhile."""
+    labels = ds.column("label")
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="annotate-prepare") as pool:
+
+        def ahead(k: int) -> Future[Any] | None:
+            return pool.submit(_make_items, ds, annotator, loader, batches[k], labels) if k < len(batches) else None
+
+        pending = ahead(0)
+        for k in range(len(batches)):
+            if pending is None:  # pragma: no cover - guarded by the loop bound
+                break
+            items, failed, prepared, error, stamps = pending.result()
+            pending = ahead(k + 1)
+            out = list(failed)
+            if items and error is None:
+                try:
+                    out += _predict(annotator, items, prepared)
+                except Exception as e:
+                    error = e
+            yield out, [(it.id, it.box) for it in items], stamps, error
+
+
+# ------------------------------------------------------------------ on a Dask cluster
+_WORKER: dict[str, Any] = {}
+"""The annotator a worker process built from its recipe (one at a time)."""
+
+
+def _same(obj: Any) -> Any:
+    return obj
+
+
+def _init_worker(recipe: Recipe) -> None:
+    old = _WORKER.pop("annotator", None)
+    if old is not None:
+        old.close()
+    _WORKER["annotator"] = recipe.build()
+
+
+def _portable(e: BaseException | None) -> BaseException | None:
+    """``e`` if it survives pickling (to travel back to the client), else a RuntimeError saying it."""
+    if e is None:
+        return None
+    try:
+        pickle.loads(pickle.dumps(e))
+        return e
+    except Exception:
+        return RuntimeError(_one_line(e))
+
+
+def _worker_batches(
+    part: Dataset, loader: Callable[[Dataset, int], Any], group: list[list[Any]], rows: dict[int, int]
+) -> tuple[list[_Done], float]:
+    """On a worker: annotate a group of batches (the rows of ``part``); the results and the seconds taken."""
+    t0 = time.perf_counter()
+    annotator = _WORKER["annotator"]
+    labels = part.column("label")
+    done: list[_Done] = []
+    for batch in group:
+        items, failed, prepared, error, stamps = _make_items(part, annotator, loader, batch, labels, rows)
+        out = list(failed)
+        if items and error is None:
+            try:
+                out += _predict(annotator, items, prepared)
+            except Exception as e:
+                error = e
+        done.append((out, [(it.id, it.box) for it in items], stamps, _portable(error)))
+    return done, time.perf_counter() - t0
+
+
+def _run_task(arg: tuple[Callable[..., Any], Dataset, Callable[..., Any], list[list[Any]], dict[int, int]]) -> Any:
+    task, *rest = arg
+    return task(*rest)
+
+
+def _dask_batches(
+    ds: Dataset,
+    annotator: Annotator,
+    loader: Callable[[Dataset, int], Any],
+    batches: list[list[Any]],
+    scheduler: str | None,
+    resources: dict[str, float] | None,
+) -> Iterator[_Done]:
+    """The batches annotated on Dask workers, in order: tasks of whole batches, each ≥ 100 ms.
+
+    The first batch goes alone and times the annotator on a worker (building it there first, not
+    counted); the rest go in tasks of as many batches as :func:`datakit.parallel.task_size` asks.
+    Each task carries only its rows (``ds.take``), the loader and the recipe; workers send back
+    the results, never pixels. A task whose worker dies is rerun by Dask: it writes nothing.
+    """
+    from contextlib import nullcontext
+
+    from datakit.parallel import executor, ordered_map, plan, task_size, with_state, worker_count
+
+    if not batches:
+        return
+    if resources and plan(1, scheduler).address == "local":
+        raise DatakitError("resources need a tcp:// cluster whose workers declare them; local:N workers declare none")
+    recipe = annotator.recipe or Recipe(_same, (annotator,))
+    try:
+        blob = pickle.dumps((recipe, loader))
+    except Exception as e:
+        raise DatakitError(
+            f"annotator {annotator.name}: cannot be sent to Dask workers ({_one_line(e)}); give it a Recipe "
+            "(annotator.recipe) and a module-level load function"
+        ) from None
+    key = f"annotate:{annotator.name}:{hashlib.sha256(blob).hexdigest()}"
+    task = with_state(key, _init_worker, (recipe,), _worker_batches)
+
+    def arg(group: list[list[Any]]) -> tuple[Any, ...]:
+        idx = sorted({i for b in group for _, i, _ in b})
+        return task, ds.take(idx), loader, group, {i: j for j, i in enumerate(idx)}
+
+    if resources:
+        import dask
+
+        placed: Any = dask.annotate(resources=dict(resources))
+    else:
+        placed = nullcontext()
+    size = max(1, annotator.batch_size)
+    with executor(scheduler=scheduler) as ex, placed:
+        first, seconds = ex.submit(_run_task, arg(batches[:1])).result()  # type: ignore[union-attr]
+        yield from first
+        rest = batches[1:]
+        if not rest:
+            return
+        per_item = seconds / max(1, len(batches[0]))
+        n = sum(len(b) for b in rest)
+        per_task = max(1, math.ceil(task_size(n, per_item, worker_count(ex)) / size))
+        groups = (rest[a : a + per_task] for a in range(0, len(rest), per_task))
+        for done, _ in ordered_map(ex, _run_task, (arg(g) for g in groups)):
+            yield from done
 
 
 def _one_line(e: BaseException) -> str:

@@ -6,7 +6,10 @@ registered there); its options are declared by its entry and parsed here generic
 answers go to the box's attributes. Results go to a checkpoint (default
 ``DIR/_annotate/<name>.jsonl``, which dataset readers ignore) batch by batch; rerunning the same
 command after a crash or ``kill -9`` continues where it stopped. The annotated dataset is then
-written to ``DIR`` (images hard-linked by default).
+written to ``DIR`` (images hard-linked by default). With ``--scheduler local:N|tcp://HOST:PORT``
+(or ``DATAKIT_SCHEDULER``) the batches run on Dask workers, each building the annotator once;
+this process keeps the checkpoint, so the output equals a local run's (``--resources GPU=1``
+sends the tasks to workers started with that resource).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from annotators import registry
-from datakit.commands._common import add_common, emit, format_counts, parse_classes
+from datakit.commands._common import add_common, add_scheduler, emit, format_counts, parse_classes
 
 CHECKPOINT_DIR = "_annotate"
 
@@ -53,9 +56,49 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="how images reach OUT (default: hard links, copying across file systems)",
     )
     p.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    add_cluster_options(p)
     registry.add_arguments(p, "annotator")
     add_common(p, out=True, out_required=True, in_place=True)
     p.set_defaults(func=run)
+
+
+def add_cluster_options(p: argparse.ArgumentParser) -> None:
+    """Add ``--scheduler`` and ``--resources`` (Dask worker resources each task needs)."""
+    add_scheduler(p)
+    p.add_argument(
+        "--resources",
+        metavar="NAME=N[,...]",
+        help="Dask worker resources each task needs, e.g. GPU=1 for workers started with --resources GPU=1 "
+        "(tcp:// schedulers only)",
+    )
+
+
+def parse_resources(text: str | None) -> dict[str, float] | None:
+    """``"GPU=1,MEM=2"`` → ``{"GPU": 1.0, "MEM": 2.0}`` (``None`` when not given).
+
+    Raises:
+        CommandError: A part that is not ``NAME=NUMBER`` with a positive number.
+
+    Examples:
+        >>> parse_resources("GPU=1"), parse_resources(None)
+        ({'GPU': 1.0}, None)
+
+    """
+    from datakit.cli import CommandError
+
+    if not text:
+        return None
+    out: dict[str, float] = {}
+    for part in text.split(","):
+        name, sep, value = part.strip().partition("=")
+        try:
+            amount = float(value)
+        except ValueError:
+            amount = -1.0
+        if not sep or not name.strip() or not amount > 0:
+            raise CommandError(f"--resources {text!r}: expected NAME=NUMBER[,NAME=NUMBER] with numbers > 0")
+        out[name.strip()] = amount
+    return out
 
 
 def make_annotator(args: argparse.Namespace) -> Any:
@@ -78,6 +121,9 @@ def make_annotator(args: argparse.Namespace) -> Any:
     annotator = entry.build(**options)
     if args.batch_size:
         annotator.batch_size = int(args.batch_size)
+    from annotators.base import Recipe
+
+    annotator.recipe = Recipe(entry.factory, (), options, args.batch_size)  # how Dask workers build it
     return annotator
 
 
@@ -111,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
     default_ck = out / CHECKPOINT_DIR / f"{args.annotator}.jsonl"
     checkpoint = Path(args.checkpoint) if args.checkpoint else default_ck
     boxes: bool | list[str] | None = None
+    resources = parse_resources(args.resources)
     if args.on_boxes is not None:
         boxes = parse_classes(args.on_boxes) if args.on_boxes.strip() else True
     with make_annotator(args) as annotator:
@@ -122,6 +169,8 @@ def run(args: argparse.Namespace) -> int:
             retry_errors=args.retry_errors,
             progress=False if args.no_progress else None,
             boxes=boxes,
+            scheduler=args.scheduler,
+            resources=resources,
         )
     annotated = result.apply(ds, prefix=args.prefix)
     write_dataset(annotated, out, args.images, None if args.checkpoint else default_ck.parent)

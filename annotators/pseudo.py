@@ -3,7 +3,10 @@
 :func:`pseudo_label` is :func:`annotators.base.annotate` with a :class:`PseudoLabeler`: frames are
 decoded (OpenCV, straight to RGB arrays) one batch ahead in a worker thread while the detector
 runs on the current batch; every batch's boxes are appended to a JSONL checkpoint and fsynced, so
-a rerun after ``kill -9`` continues where it stopped without losing or repeating a frame. An
+a rerun after ``kill -9`` continues where it stopped without losing or repeating a frame. With
+``scheduler=`` the frames go to Dask workers in batches (see :func:`annotators.base.annotate`);
+each worker builds the detector once from its recipe (``detector.recipe``, set by the CLI; else a
+pickled copy of the detector travels). An
 unreadable frame is an ``error`` result (counted, reported, its sample kept unchanged); it never
 stops the run. Memory stays flat in the number of frames: only one batch of pixels is alive, and
 each frame's boxes are held as a few numbers.
@@ -38,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from annotators.base import Annotations, Annotator, Item, Result, annotate
+from annotators.base import Annotations, Annotator, Item, Recipe, Result, annotate
 from annotators.detectors.base import Detector
 from annotators.slicing import SlicePlan, detect_frames
 
@@ -212,6 +215,8 @@ def pseudo_label(
     progress: bool | None = None,
     ball_track: str | None = None,
     track_options: dict[str, Any] | None = None,
+    scheduler: str | None = None,
+    resources: dict[str, float] | None = None,
 ) -> PseudoRun:
     """Pseudo-label every frame of ``ds`` with ``detector``, resumably.
 
@@ -227,15 +232,23 @@ def pseudo_label(
         progress: Progress bar (``None``: on a terminal).
         ball_track: Run the ghost-ball check for this class (see :mod:`annotators.ghostball`).
         track_options: Keyword arguments of :func:`annotators.ghostball.check_trajectories`.
+        scheduler: Label the frames on Dask workers (``local:N``, ``tcp://HOST:PORT``; default
+            ``DATAKIT_SCHEDULER``, else here); the result equals a local run's.
+        resources: Dask worker resources per task (``{"GPU": 1}``; ``tcp://`` schedulers only).
 
     Returns:
         The labelled dataset and the counts.
 
     """
     labeler = PseudoLabeler(detector, plan=plan, threshold=threshold, frames_per_batch=frames_per_batch)
+    recipe = getattr(detector, "recipe", None)
+    if isinstance(recipe, Recipe):  # workers build the detector themselves, not unpickle this one
+        options = {"plan": labeler.plan, "threshold": threshold, "frames_per_batch": frames_per_batch}
+        labeler.recipe = Recipe("annotators.pseudo:PseudoLabeler", (recipe,), options)
     run = annotate(
-        ds, labeler, checkpoint=checkpoint, restart=restart, retry_errors=retry_errors, progress=progress, load=load_rgb
-    )
+        ds, labeler, checkpoint=checkpoint, restart=restart, retry_errors=retry_errors, progress=progress,
+        load=load_rgb, scheduler=scheduler, resources=resources,
+    )  # fmt: skip
     out = apply_pseudo_labels(ds, run, labeler)
     ghost = None
     if ball_track:

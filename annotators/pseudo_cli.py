@@ -4,8 +4,11 @@ The detector is resolved by :func:`annotators.registry.resolve_detector` (``hog`
 or checkpoint, ``module:function``); its own options (``--classes``, ``--device``...) come from its
 registry entry. Results go to a checkpoint (default ``DS2/_pseudo/pseudo.jsonl``, ignored by the
 dataset readers) batch by batch; rerunning the same command after a crash or ``kill -9``
-continues where it stopped. The labelled dataset is written to ``DS2`` as native JSONL (images
-hard-linked by default); ``datakit convert DS2 --to coco`` exports it with scores.
+continues where it stopped. ``--scheduler local:N|tcp://HOST:PORT`` (or ``DATAKIT_SCHEDULER``)
+runs the frames on Dask workers, each building the detector once (``--resources GPU=1`` for GPU
+workers); the checkpoint stays here and the output equals a local run's. The labelled dataset
+is written to ``DS2`` as native JSONL (images hard-linked by default); ``datakit convert DS2
+--to coco`` exports it with scores.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from annotators import registry
+from annotators.cli import add_cluster_options
 from datakit.commands._common import add_common, emit, format_counts
 
 CHECKPOINT_DIR = "_pseudo"
@@ -67,6 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="how images reach OUT (default: hard links, copying across file systems)",
     )
     p.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    add_cluster_options(p)
     registry.add_arguments(p, "detector")
     add_common(p, out=True, out_required=True)
     p.set_defaults(func=run)
@@ -86,13 +91,19 @@ def make_detector(args: argparse.Namespace) -> Any:
     detector = entry.build(spec, **options)
     if args.batch_size:
         detector.batch_size = int(args.batch_size)
+    from annotators.base import Recipe
+
+    target, sep, attr = spec.rpartition(":")
+    if sep and target.endswith(".py") and Path(target).is_file():  # workers may start elsewhere
+        spec = f"{Path(target).resolve()}:{attr}"
+    detector.recipe = Recipe(entry.factory, (spec,), options, args.batch_size)  # how Dask workers build it
     return detector
 
 
 def run(args: argparse.Namespace) -> int:
     """Load, label (resumably), check ghost balls, write, summarise."""
     import datakit
-    from annotators.cli import write_dataset
+    from annotators.cli import parse_resources, write_dataset
     from annotators.pseudo import pseudo_label
     from annotators.slicing import SlicePlan
     from datakit.cli import CommandError
@@ -114,12 +125,14 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     default_ck = out / CHECKPOINT_DIR / "pseudo.jsonl"
     checkpoint = Path(args.checkpoint) if args.checkpoint else default_ck
+    resources = parse_resources(args.resources)
     track = {"window": args.track_window, "max_residual": args.max_residual, "min_support": args.min_support}
     with make_detector(args) as detector:
         result = pseudo_label(
             ds, detector, plan=plan, threshold=args.threshold, frames_per_batch=args.frames_per_batch,
             checkpoint=checkpoint, restart=args.restart, retry_errors=args.retry_errors,
             progress=False if args.no_progress else None, ball_track=args.ball_track, track_options=track,
+            scheduler=args.scheduler, resources=resources,
         )  # fmt: skip
         name, version = detector.name, detector.version
     write_dataset(result.dataset, out, args.images, None if args.checkpoint else default_ck.parent, keep=CHECKPOINT_DIR)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import stat
 import warnings
 from functools import lru_cache
@@ -413,7 +414,8 @@ def decode_sized(
     except ImageReadError:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise ValueError(f"{path}: cannot decode image ({e})") from None
+        why = re.sub(r" at 0x[0-9a-fA-F]+", "", str(e))  # Pillow names its reader object: keep messages stable
+        raise ValueError(f"{path}: cannot decode image ({why})") from None
     if orientation in _TRANSPOSE:
         out = out.transpose(_TRANSPOSE[orientation])
     return out, full

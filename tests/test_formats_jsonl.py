@@ -85,13 +85,16 @@ def test_saved_classes_cover_every_label_so_a_reload_keeps_every_row(tmp_path: P
     assert len(back) == 2 and back.classes == ["1", "2"] and not back.skipped
 
 
-def test_save_refuses_to_copy_an_empty_image(tmp_path: Path) -> None:
-    from datakit import Dataset, Sample
-    from datakit.errors import FormatError
+def test_split_refuses_to_copy_an_empty_image_unless_lenient(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from datakit.cli import main
+    from tests.conftest import write_jsonl
 
-    make_image(tmp_path / "src" / "a.png")
-    (tmp_path / "src" / "b.png").write_bytes(b"")
-    ds = Dataset.from_samples([Sample("a.png"), Sample("b.png")], tmp_path / "src")
-    with pytest.raises(FormatError, match=r"b\.png: empty image file"):
-        ds.save(tmp_path / "out")
-    assert not (tmp_path / "out").exists()  # nothing half-written
+    for i in range(6):
+        make_image(tmp_path / "src" / "train" / f"{i}.png")
+    (tmp_path / "src" / "train" / "5.png").write_bytes(b"")
+    write_jsonl(tmp_path / "src" / "train" / "annotations.jsonl", [{"image": f"{i}.png", "suffix": "1"} for i in range(6)])
+    assert main(["split", str(tmp_path / "src"), "--out", str(tmp_path / "out")]) == 1
+    assert "5.png" in capsys.readouterr().err and not (tmp_path / "out").exists()
+    assert main(["split", str(tmp_path / "src"), "--out", str(tmp_path / "out"), "--lenient", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert len(datakit.load(tmp_path / "out")) == 5 and any("5.png" in str(s) for s in payload["skipped"])

@@ -63,7 +63,18 @@ def run(args: argparse.Namespace) -> int:
         result = split(ds, ratios=ratios, names=names, seed=args.seed, stratify=stratify, group=args.group)
     except KeyError as e:
         raise CommandError(str(e.args[0] if e.args else e)) from None
-    out = result.dataset.save(args.out, images="none" if args.in_place else args.image_mode)
+    split_ds = result.dataset
+    copied: list[dict[str, object]] = []
+    if not args.in_place and args.image_mode != "none":  # what is copied is checked: empty, truncated, escaping
+        from datakit.errors import SkipLog
+        from datakit.formats._checks import check_images
+
+        log = SkipLog(strict=not args.lenient)
+        keep = check_images(split_ds, log)[0]
+        if not keep.all():
+            split_ds = split_ds.take(keep.nonzero()[0])
+        copied = [s.to_dict() for s in log.items]
+    out = split_ds.save(args.out, images="none" if args.in_place else args.image_mode)
     payload = {
         "path": str(args.path),
         "out": str(out),
@@ -73,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         "group": args.group,
         "classes": result.dataset.classes,
         **result.to_dict(),
-        "skipped": [s.to_dict() for s in ds.skipped],
+        "skipped": [s.to_dict() for s in ds.skipped] + copied,
     }
     lines = [
         f"{args.path} → {out}: {len(ds)} samples split {format_counts(result.counts)} (seed {args.seed})",

@@ -302,15 +302,11 @@ def write(ds: Dataset, path: str | Path, *, images: str = "copy", shards: int | 
         return out
     with atomic_dir(out) as tmp:
         if images != "none":
-            from datakit.formats._checks import image_problem
             from datakit.paths import RootGuard
 
             guard = RootGuard(ds.root)  # inside the root once symlinks resolve, and a regular file
             for rel in dict.fromkeys(ds.columns.images):
                 src = guard.check(rel)
-                _, why = image_problem(str(src))  # empty or truncated files are not copied silently
-                if why is not None:
-                    raise FormatError(str(src), None, why)
                 _place_image(src, tmp / rel, images)
         _write_annotations(ds, tmp, shards)
     return out
