@@ -206,7 +206,21 @@ def _history(run: Path) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_resume_after_kill_matches_an_uninterrupted_run(jersey_data: Path, tmp_path: Path) -> None:
+def test_resume_after_kill_matches_an_uninterrupted_run(
+    jersey_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One intra-op thread here and in the killed subprocess: float sums then add up in the same
+    # order in both runs, whatever thread count an earlier test left in this process.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    try:
+        _resume_matches(jersey_data, tmp_path)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _resume_matches(jersey_data: Path, tmp_path: Path) -> None:
     epochs = 4
     whole = tmp_path / "whole"
     train(_cfg(jersey_data, whole, epochs=epochs, patience=50, plot_interval=100))
