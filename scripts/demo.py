@@ -131,7 +131,7 @@ def main() -> None:
     print("\n== 3. Annotate jersey/number colours offline (the VLM annotator takes --with vlm --model ID_OR_DIR)")
     run("annotate", str(clean), "--with", "color", "--out", str(full), "--no-progress")
 
-    print("\n== 4. Render synthetic crops for the rare classes (the jersey OCR project's rule: <50 real -> 200), colours")
+    print("\n== 4. Render synthetic crops for the rare classes (the project's rule: <50 real -> 200), colours")
     print("      sampled from the annotated reference, then audit real vs synthetic, split by split")
     run("render", "presets")
     run(
@@ -180,7 +180,7 @@ def main() -> None:
     more.update(demo_frames.stage(out, run))
     more.update(demo_pseudo.stage(out, run, more["frames dataset"]))
     more.update(demo_review.stage(out, run, more["pseudo-labelled frames"]))
-    print("\n== Publish the curated jersey set to the Hugging Face Hub (--dry-run: staged and listed, nothing uploaded)")
+    print("\n== Publish the curated jersey set to the Hugging Face Hub (--dry-run: staged, listed, not uploaded)")
     staged = out / "publish_staged"
     run("publish", str(full), "--repo", "demo/jerseys", "--license", "cc-by-4.0", "--dry-run", "--out", str(staged))
     more["publish (dry run): shards + card"] = staged
