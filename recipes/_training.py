@@ -20,6 +20,7 @@ Examples:
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import sys
@@ -320,3 +321,24 @@ def plot_samples(images: Sequence[Any], titles: Sequence[str], correct: Sequence
         ax.set_title(title, fontsize=8, color="green" if ok else "red")
     _save_figure(fig, path)
     return path
+
+
+def module_main(
+    name: str,
+    doc: str,
+    data_help: str,
+    add_options: Callable[[argparse.ArgumentParser], None],
+    run_args: Callable[[argparse.Namespace, str], int],
+    argv: list[str] | None = None,
+) -> int:
+    """``python -m recipes.NAME --data DS --out RUN [options]``: one-line errors, exit 1 on bad input."""
+    p = argparse.ArgumentParser(prog=f"python -m recipes.{name}", description=doc.splitlines()[0])
+    p.add_argument("--data", required=True, help=data_help)
+    p.add_argument("--out", required=True, help="run folder")
+    add_options(p)
+    args = p.parse_args(argv)
+    try:
+        return run_args(args, args.data)
+    except (RecipeError, FileNotFoundError, ValueError) as e:
+        print(f"{name}: error: {str(e).splitlines()[0]}", file=sys.stderr)
+        return 1

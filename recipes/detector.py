@@ -414,16 +414,8 @@ def run_args(args: argparse.Namespace, data: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m recipes.detector --data DS --out RUN [options]``."""
-    p = argparse.ArgumentParser(prog="python -m recipes.detector", description=__doc__.splitlines()[0])
-    p.add_argument("--data", required=True, help="dataset with detections and train/valid splits")
-    p.add_argument("--out", required=True, help="run folder")
-    add_options(p)
-    args = p.parse_args(argv)
-    try:
-        return run_args(args, args.data)
-    except (RecipeError, FileNotFoundError, ValueError) as e:
-        print(f"detector: error: {str(e).splitlines()[0]}", file=sys.stderr)
-        return 1
+    data_help = "dataset with detections and train/valid splits"
+    return T.module_main("detector", __doc__ or "", data_help, add_options, run_args, argv)
 
 
 if __name__ == "__main__":

@@ -500,16 +500,8 @@ def run_args(args: argparse.Namespace, data: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m recipes.jersey_classifier --data DS --out RUN [options]``."""
-    p = argparse.ArgumentParser(prog="python -m recipes.jersey_classifier", description=__doc__.splitlines()[0])
-    p.add_argument("--data", required=True, help="dataset folder (train/ valid/ test/)")
-    p.add_argument("--out", required=True, help="run folder")
-    add_options(p)
-    args = p.parse_args(argv)
-    try:
-        return run_args(args, args.data)
-    except (RecipeError, FileNotFoundError, ValueError) as e:
-        print(f"jersey_classifier: error: {str(e).splitlines()[0]}", file=sys.stderr)
-        return 1
+    data_help = "dataset folder (train/ valid/ test/)"
+    return T.module_main("jersey_classifier", __doc__ or "", data_help, add_options, run_args, argv)
 
 
 if __name__ == "__main__":

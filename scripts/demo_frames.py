@@ -11,8 +11,6 @@ import argparse
 import json
 import pathlib
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -50,18 +48,9 @@ def stage(out: pathlib.Path, run: Callable[..., Any], every: int = 10) -> dict[s
     return {"frames dataset": frames, "frames events file": events}
 
 
-def _run(*args: str, stdout: pathlib.Path | None = None) -> None:
-    """``scripts/demo.py``'s ``run``: the datakit command as a user types it, echoed."""
-    exe = pathlib.Path(sys.executable).with_name("datakit")
-    print(f"\n$ datakit {' '.join(args)}", flush=True)
-    if stdout is None:
-        subprocess.run([str(exe), *args], check=True)
-        return
-    with open(stdout, "w") as f:
-        subprocess.run([str(exe), *args], check=True, stdout=f)
-
-
 def main() -> None:
+    from demo import run as _run  # scripts/demo.py's: runs `datakit ARGS` as a user would
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="demo_out", help="folder for what the stage writes")
     ap.add_argument("--every", type=int, default=10, help="every N-th frame (default 10)")

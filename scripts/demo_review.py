@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
-import subprocess
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -80,17 +79,9 @@ def stage(out: pathlib.Path, run: Callable[..., Any], ds_path: pathlib.Path) -> 
     }
 
 
-def _run(*args: str, stdout: pathlib.Path | None = None) -> None:
-    exe = pathlib.Path(sys.executable).with_name("datakit")
-    print(f"\n$ datakit {' '.join(args)}", flush=True)
-    if stdout is None:
-        subprocess.run([str(exe), *args], check=True)
-        return
-    with open(stdout, "w") as f:
-        subprocess.run([str(exe), *args], check=True, stdout=f)
-
-
 def main() -> None:
+    from demo import run as _run  # scripts/demo.py's: runs `datakit ARGS` as a user would
+
     """Run the stage on its own."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="demo_out", help="folder for what the stage writes")
