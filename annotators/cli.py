@@ -46,9 +46,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--prefix", default="", help="prefix for the written metadata keys (e.g. color_ to keep two annotators apart)"
     )
-    p.add_argument("--checkpoint", help=f"checkpoint file (default OUT/{CHECKPOINT_DIR}/<annotator>.jsonl)")
+    retry = "annotate again samples whose recorded status is error"
+    add_run_options(p, f"OUT/{CHECKPOINT_DIR}/<annotator>.jsonl", retry)
+    registry.add_arguments(p, "annotator")
+    add_common(p, out=True, out_required=True, in_place=True)
+    p.set_defaults(func=run)
+
+
+def add_run_options(p: argparse.ArgumentParser, checkpoint: str, retry_help: str) -> None:
+    """The options every checkpointed, resumable run takes: checkpoint, restart, images, progress, cluster."""
+    p.add_argument("--checkpoint", help=f"checkpoint file (default {checkpoint})")
     p.add_argument("--restart", action="store_true", help="discard the checkpoint and start over")
-    p.add_argument("--retry-errors", action="store_true", help="annotate again samples whose recorded status is error")
+    p.add_argument("--retry-errors", action="store_true", help=retry_help)
     p.add_argument(
         "--images",
         default="link",
@@ -57,9 +66,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     add_cluster_options(p)
-    registry.add_arguments(p, "annotator")
-    add_common(p, out=True, out_required=True, in_place=True)
-    p.set_defaults(func=run)
 
 
 def add_cluster_options(p: argparse.ArgumentParser) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from annotators import registry
-from annotators.cli import add_cluster_options
+from annotators.cli import add_run_options
 from datakit.commands._common import add_common, emit, format_counts
 
 CHECKPOINT_DIR = "_pseudo"
@@ -61,17 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--track-window", type=int, default=9, help="consecutive frames per trajectory fit (default 9)")
     p.add_argument("--max-residual", type=float, default=12.0, help="pixels off the trajectory that are suspect (12)")
     p.add_argument("--min-support", type=int, default=4, help="frames a trajectory must explain (default 4)")
-    p.add_argument("--checkpoint", help=f"checkpoint file (default OUT/{CHECKPOINT_DIR}/pseudo.jsonl)")
-    p.add_argument("--restart", action="store_true", help="discard the checkpoint and start over")
-    p.add_argument("--retry-errors", action="store_true", help="try again frames recorded as unreadable")
-    p.add_argument(
-        "--images",
-        default="link",
-        choices=("copy", "link", "none"),
-        help="how images reach OUT (default: hard links, copying across file systems)",
-    )
-    p.add_argument("--no-progress", action="store_true", help="never show a progress bar")
-    add_cluster_options(p)
+    add_run_options(p, f"OUT/{CHECKPOINT_DIR}/pseudo.jsonl", "try again frames recorded as unreadable")
     registry.add_arguments(p, "detector")
     add_common(p, out=True, out_required=True)
     p.set_defaults(func=run)
