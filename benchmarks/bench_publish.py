@@ -140,7 +140,7 @@ Input: {big:,} and {small:,} distinct JPEG crops 48×64 (80/10/10 train/valid/te
 
 Targets:
 - `publish --dry-run` of {big:,} crops ≤ 60 s: **{"met" if dk_big["s"] <= 60 else "not met"}** ({dk_big["s"]:.1f} s)
-- flat memory: peak RSS {dk_small["rss"]:.0f} MiB at {small:,} crops → {dk_big["rss"]:.0f} MiB at {big:,} (one shard's rows are held while it is written; shards are capped at 256 MiB of image bytes)
+- flat memory: peak RSS {dk_small["rss"]:.0f} MiB at {small:,} crops → {dk_big["rss"]:.0f} MiB at {big:,} (rows stream into each shard in row groups of at most 32 MiB of image bytes)
 """
     _report.write_section("publish", body)
     print(body)

@@ -10,6 +10,7 @@ from test_formats_helpers import make_coco
 
 import datakit
 from datakit.formats import coco, hf
+from tests.conftest import make_image
 
 
 @pytest.mark.slow
@@ -73,3 +74,26 @@ def test_hf_bad_input(tmp_path: Path) -> None:
         hf.read(tmp_path / "empty")
     with pytest.raises(ValueError, match="embeds image bytes"):
         hf.write(coco.read(make_coco(tmp_path / "src")), tmp_path / "o", images="none")
+
+
+def test_shards_stream_in_row_groups_and_respect_the_shard_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyarrow.parquet as pq
+
+    from datakit import Dataset, Sample
+
+    for i in range(30):
+        make_image(tmp_path / "src" / f"{i}.png", size=(8 + i, 8), color=(i * 8, 0, 0))
+    ds = Dataset.from_samples([Sample(f"{i}.png", label=str(i % 3), split="train") for i in range(30)], tmp_path / "src")
+    sizes = [(tmp_path / "src" / f"{i}.png").stat().st_size for i in range(30)]
+    monkeypatch.setattr(hf, "ROW_GROUP_BYTES", 3 * max(sizes))  # a row group holds ~3 images: memory holds one
+    cap = 10 * max(sizes)
+    hf.write(ds, tmp_path / "out", max_shard_bytes=cap)
+    shards = sorted((tmp_path / "out" / "data").glob("train-*.parquet"))
+    assert len(shards) >= 3 and shards[0].name == f"train-00000-of-{len(shards):05d}.parquet"
+    for shard in shards:
+        f = pq.ParquetFile(shard)
+        assert f.metadata.num_row_groups >= 2
+        image_bytes = sum(len(b) for b in f.read(columns=["image"]).column("image").combine_chunks().field("bytes").to_pylist())
+        assert image_bytes <= cap + max(sizes)
+    back = datakit.load(tmp_path / "out")
+    assert sorted(back.column("label")) == sorted(ds.column("label")) and len(back) == 30

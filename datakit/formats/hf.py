@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
 
 SHARD_BYTES = 256 * 2**20
 """Image bytes per parquet shard before a new shard starts."""
+ROW_GROUP_BYTES = 32 * 2**20
+"""Image bytes per parquet row group: what a write holds in memory at once."""
 
 _JSON_OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 _SPLIT_RE = re.compile(r"^\w+(\.\w+)*$")
@@ -162,9 +165,6 @@ def write(
         ValueError: ``images`` is not ``"copy"``.
 
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     if images not in ("copy", "link"):
         raise ValueError(f"the Hugging Face format embeds image bytes: expected images='copy', got {images!r}")
     ds, log, result = begin_write(ds, out, images, strict, exact=exact)
@@ -227,23 +227,57 @@ def write(
     with atomic_dir(out) as tmp:
         (tmp / "data").mkdir()
         for split in splits:
-            shards: list[list[dict[str, Any]]] = [[]]
-            size = 0
-            for i in groups[split]:
-                r = row(i)
-                size += len(r["image"]["bytes"])
-                if size > max_shard_bytes and shards[-1]:
-                    shards.append([])
-                    size = len(r["image"]["bytes"])
-                shards[-1].append(r)
-            for k, rows in enumerate(shards):
-                table = pa.Table.from_pylist(rows, schema=schema)
-                pq.write_table(table, tmp / "data" / f"{split}-{k:05d}-of-{len(shards):05d}.parquet")
+            _write_shards(tmp / "data", split, (row(i) for i in groups[split]), schema, max_shard_bytes)
         card = _card(name or out.name, splits, labels, categories, features, {s: len(groups[s]) for s in splits})
         (tmp / "README.md").write_text(card, encoding="utf-8")
     result.samples = len(ds)
     result.skipped = log.items
     return result
+
+
+def _write_shards(folder: Path, split: str, rows: Iterator[dict[str, Any]], schema: Any, max_bytes: int) -> None:
+    """Stream ``rows`` into ``<split>-KKKKK-of-NNNNN.parquet`` shards of about ``max_bytes`` image bytes.
+
+    Rows go out in row groups of at most :data:`ROW_GROUP_BYTES` image bytes (or 10,000 rows), so
+    memory holds one row group, not one shard; a shard exceeds ``max_bytes`` only by one image.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    paths: list[Path] = []
+    writer: Any = None
+    batch: list[dict[str, Any]] = []
+    batch_bytes = shard_bytes = 0
+
+    def flush() -> None:
+        nonlocal batch, batch_bytes
+        if batch:
+            writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+            batch, batch_bytes = [], 0
+
+    try:
+        for r in rows:
+            n = len(r["image"]["bytes"])
+            if writer is not None and shard_bytes and shard_bytes + n > max_bytes:
+                flush()
+                writer.close()
+                writer = None
+            if writer is None:
+                paths.append(folder / f".{split}-{len(paths):05d}.parquet")
+                writer = pq.ParquetWriter(paths[-1], schema)
+                shard_bytes = 0
+            batch.append(r)
+            batch_bytes += n
+            shard_bytes += n
+            if batch_bytes >= ROW_GROUP_BYTES or len(batch) >= 10_000:
+                flush()
+        if writer is not None:
+            flush()
+    finally:
+        if writer is not None:
+            writer.close()
+    for k, path in enumerate(paths):  # the shard count is known now
+        path.rename(folder / f"{split}-{k:05d}-of-{len(paths):05d}.parquet")
 
 
 def _class_names(feature: Any) -> list[str]:
