@@ -26,7 +26,7 @@ def _die_once(arg: tuple[str, int]) -> int:
 def test_plan_parses_schedulers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DATAKIT_SCHEDULER", raising=False)
     assert plan(workers=1).kind == "serial" and plan(workers=3).kind == "processes"
-    assert plan(scheduler="local:2") .address == "local"
+    assert plan(scheduler="local:2").address == "local"
     assert plan(scheduler="tcp://10.0.0.5:8786").address == "tcp://10.0.0.5:8786"
     monkeypatch.setenv("DATAKIT_SCHEDULER", "local:3")
     assert plan().workers == 3 and plan().kind == "dask"
