@@ -150,8 +150,9 @@ def render_iter(
         progress: Called with the number of samples finished so far.
         raw: Yield RGB uint8 arrays instead of encoded bytes (when no ``folder``).
         scheduler: A Dask scheduler (``local:N``, ``tcp://HOST:PORT``; see :mod:`datakit.parallel`):
-            workers send the encoded images back and this process writes them, so the files are
-            byte-identical to a local run and workers need no shared file system.
+            workers of a remote scheduler send the encoded images back and this process writes
+            them (workers need no shared file system); a ``local:N`` cluster's workers write them
+            themselves, as pool workers do. The files are byte-identical to a local run either way.
 
     """
     if workers < 1:
@@ -216,7 +217,7 @@ def _render_dask(
     import pickle
     import time
 
-    from datakit.parallel import executor, ordered_map, task_size, with_state, worker_count
+    from datakit.parallel import executor, ordered_map, plan, task_size, with_state, worker_count
 
     n = len(job.labels)
     _init_worker(job, None, single_thread=False)  # checks fonts and preset here, before any task
@@ -226,15 +227,19 @@ def _render_dask(
         per_item = (time.perf_counter() - t0) / max(1, min(n, 2))
     finally:
         _WORKER.clear()
-    key = hashlib.sha256(pickle.dumps(job)).hexdigest()
-    task = with_state(key, _init_worker, (job, None, True), _render_range)
+    # A loopback cluster's workers share this file system: they write their images themselves,
+    # as pool workers do. Workers of a remote scheduler send the bytes back for this process to write.
+    local = plan(scheduler=scheduler).address == "local"
+    worker_folder = str(folder) if local and folder is not None and not raw else None
+    key = hashlib.sha256(pickle.dumps((job, worker_folder))).hexdigest()
+    task = with_state(key, _init_worker, (job, worker_folder, True), _render_range)
     done = 0
     with executor(scheduler=scheduler) as ex:
         size = task_size(n, per_item, worker_count(ex))
         ranges = _chunks(n, size)
         for rows in ordered_map(ex, _run_range, [(task, a, b, raw) for a, b in ranges]):
             for i, params, data in rows:
-                if folder is not None:
+                if folder is not None and worker_folder is None:
                     with open(os.path.join(folder, image_name(i, job.labels[i], job.image_format)), "wb") as f:
                         f.write(data)
                     data = None

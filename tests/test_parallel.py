@@ -89,6 +89,44 @@ def test_render_on_a_dask_cluster_is_byte_identical(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_render_through_a_scheduler_address_sends_the_images_back(tmp_path: Path) -> None:
+    """``tcp://``: workers need no shared file system; the client writes the same bytes."""
+    from distributed import LocalCluster
+
+    from datakit.cli import main
+
+    argv = ["render", "jersey", "--classes", "0-4", "--per-class", "2", "--size", "48", "--seed", "5"]
+    assert main([*argv, "--workers", "1", "--out", str(tmp_path / "local")]) == 0
+    with LocalCluster(n_workers=1, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
+                      silence_logs=40) as cluster:  # fmt: skip
+        address = cluster.scheduler_address
+        assert address.startswith("tcp://127.0.0.1:")
+        assert main([*argv, "--scheduler", address, "--out", str(tmp_path / "remote")]) == 0
+    local = sorted((tmp_path / "local" / "train" / "synthetic").iterdir())
+    remote = sorted((tmp_path / "remote" / "train" / "synthetic").iterdir())
+    assert [p.name for p in local] == [p.name for p in remote] and len(local) == 11
+    for a, b in zip(local, remote, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+
+
+def test_local_workers_fork_only_from_a_single_threaded_process() -> None:
+    """Forked workers inherit imports (a fast start); a process running threads spawns them instead."""
+    import threading
+
+    from datakit.parallel import start_method
+
+    assert start_method() == ("fork" if threading.active_count() == 1 else "spawn")
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    try:
+        assert start_method() == "spawn"
+    finally:
+        stop.set()
+        t.join()
+
+
+@pytest.mark.slow
 def test_dedup_and_validate_on_a_dask_cluster_match_local(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
