@@ -143,7 +143,7 @@ def start_method() -> str:
     import multiprocessing
     import threading
 
-    if "fork" in multiprocessing.get_allstart_methods() and threading.active_count() == 1:
+    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
         return "fork"
     return "spawn"
 

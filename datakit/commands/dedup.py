@@ -62,7 +62,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=None, help="decoding processes (default: CPU count)")
     add_scheduler(p)
     p.add_argument("--partitions", type=int, default=1,
-                   help="split the hash index into N parts (a power of two) searched as separate tasks (default 1)")
+                   help="split the hash index into N parts (a power of two): N*N tasks, each holding 1/N of the "
+                        "index and 1/N of the query hashes (default 1)")
     add_common(p, out=True)
     p.set_defaults(func=run)
 

@@ -246,9 +246,10 @@ def find_duplicates(
         dist = np.zeros(0, np.int64)
         if len(ok_idx) > 1:
             codes, views, probe = fps.codes[ok_idx], fps.views[ok_idx], min(2, radius // 3)
-            if partitions > 1:  # the index in parts, on the same workers; the result is identical
+            if partitions > 1:  # tasks of 1/P of the index and 1/P of the queries; the result is identical
                 local, dist = partitioned_pairs(codes, radius, partitions=partitions, executor=pool, views=views,
-                                                chunks=3, probe=probe, max_per_item=MAX_CANDIDATES)  # fmt: skip
+                                                query_blocks=partitions, chunks=3, probe=probe,
+                                                max_per_item=MAX_CANDIDATES)  # fmt: skip
             else:
                 local, dist = radius_pairs(codes, radius, views=views, chunks=3, probe=probe,
                                            max_per_item=MAX_CANDIDATES, return_distance=True)  # fmt: skip

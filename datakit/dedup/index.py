@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from itertools import combinations
-from typing import Literal, overload
+from typing import Literal, NamedTuple, overload
 
 import numpy as np
 
@@ -151,6 +151,21 @@ def radius_pairs(
         [3, 1, 1, 2, 2]
 
     """
+    probe = _check(radius, chunks, probe, partition)
+    codes = np.ascontiguousarray(codes, dtype=np.uint64)
+    n = len(codes)
+    if n < 2:
+        empty = (np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int64))
+        return empty if return_distance else empty[0]
+    db, owner = index_entries(codes, views)
+    tables = [TablePart(db, owner)] * chunks if partition is None else table_part(db, owner, chunks, *partition)
+    pairs, dist = search_part(tables, codes, np.arange(n, dtype=np.int32), n, radius, chunks=chunks, probe=probe,
+                              block=block, max_per_item=max_per_item, partition=partition)  # fmt: skip
+    return (pairs, dist) if return_distance else pairs
+
+
+def _check(radius: int, chunks: int, probe: int | None, partition: tuple[int, int] | None) -> int:
+    """Validate the search options; returns the probe to use."""
     if not 0 <= radius <= MAX_RADIUS:
         raise ValueError(f"expected radius in 0..{MAX_RADIUS}, got {radius}")
     if not 2 <= chunks <= 8:
@@ -163,48 +178,112 @@ def radius_pairs(
         raise ValueError(f"expected partition (p, P) with P a power of two and 0 <= p < P, got {partition}")
     if not 0 <= probe <= max(radius // chunks, 0) or probe > 3:
         raise ValueError(f"expected probe in 0..{min(radius // chunks, 3)}, got {probe}")
-    codes = np.ascontiguousarray(codes, dtype=np.uint64)
+    return probe
+
+
+class TablePart(NamedTuple):
+    """The index entries one partition holds in one table: full hashes and the item each belongs to."""
+
+    values: np.ndarray
+    owners: np.ndarray
+
+
+def index_entries(codes: np.ndarray, views: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Every entry of the index: ``(hashes, item ids)``; an item's views, or its code without views.
+
+    Examples:
+        >>> index_entries(np.array([5, 6], np.uint64), np.array([[1, 2], [3, 4]], np.uint64))[1].tolist()
+        [0, 0, 1, 1]
+
+    """
     n = len(codes)
-    empty = np.zeros((0, 2), dtype=np.int64)
-    if n < 2:
-        return (empty, np.zeros(0, dtype=np.int64)) if return_distance else empty
     if views is None:
-        db, owner = codes, np.arange(n, dtype=np.int32)
-    else:
-        views = np.ascontiguousarray(views, dtype=np.uint64)
-        if views.ndim != 2 or views.shape[0] != n:
-            raise ValueError(f"expected views of shape ({n}, V), got {views.shape}")
-        db = views.reshape(-1)
-        owner = np.repeat(np.arange(n, dtype=np.int32), views.shape[1])
+        return np.ascontiguousarray(codes, dtype=np.uint64), np.arange(n, dtype=np.int32)
+    views = np.ascontiguousarray(views, dtype=np.uint64)
+    if views.ndim != 2 or views.shape[0] != n:
+        raise ValueError(f"expected views of shape ({n}, V), got {views.shape}")
+    return views.reshape(-1), np.repeat(np.arange(n, dtype=np.int32), views.shape[1])
+
+
+def table_part(db: np.ndarray, owner: np.ndarray, chunks: int, p: int, partitions: int) -> list[TablePart]:
+    """The entries partition ``p`` of ``partitions`` owns, table by table (:func:`bucket_owner`).
+
+    A partition's share is about ``1/partitions`` of each table: what a worker searching that
+    partition needs of the index, and nothing more.
+
+    Examples:
+        >>> db, owner = index_entries(np.arange(8, dtype=np.uint64) << np.uint64(61))
+        >>> [t.owners.tolist() for t in table_part(db, owner, 2, 1, 2)]
+        [[], [4, 5, 6, 7]]
+
+    """
+    out, shift = [], 0
+    for width in _widths(chunks):
+        key = ((db >> np.uint64(shift)) & np.uint64((1 << width) - 1)).astype(np.int64)
+        mine = np.flatnonzero(bucket_owner(key, width, partitions) == p)
+        out.append(TablePart(db[mine], owner[mine]))
+        shift += width
+    return out
+
+
+def search_part(
+    tables: list[TablePart],
+    q_codes: np.ndarray,
+    q_ids: np.ndarray,
+    n: int,
+    radius: int,
+    *,
+    chunks: int = CHUNKS,
+    probe: int | None = None,
+    block: int = 1 << 18,
+    max_per_item: int | None = None,
+    partition: tuple[int, int] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Probe one partition's tables with some of the queries: the pairs they find, with distances.
+
+    ``tables`` is :func:`table_part`'s (or every entry, per table, without ``partition``);
+    ``q_codes``/``q_ids`` are the query hashes and their item ids (of ``n`` items). A query probes
+    only the buckets the partition owns, so the partitions' results for every block of queries,
+    merged (:func:`merge_pairs`), are :func:`radius_pairs`' result.
+
+    Examples:
+        >>> codes = np.array([0, 0b111, 1 << 63, 0b1], dtype=np.uint64)
+        >>> db, owner = index_entries(codes)
+        >>> whole = radius_pairs(codes, 3, chunks=3, return_distance=True)
+        >>> parts = [search_part(table_part(db, owner, 3, p, 2), codes[a:b], np.arange(a, b), 4, 3,
+        ...                      chunks=3, partition=(p, 2)) for p in range(2) for a, b in ((0, 2), (2, 4))]
+        >>> [x.tolist() for x in merge_pairs(parts, 4)] == [x.tolist() for x in whole]
+        True
+
+    """
+    probe = _check(radius, chunks, probe, partition)
+    q_codes = np.ascontiguousarray(q_codes, dtype=np.uint64)
+    q_ids = np.asarray(q_ids)
     found: list[np.ndarray] = []
     found_d: list[np.ndarray] = []
     held = 0
     limit = 4 * block
     shift = 0
-    for width in _widths(chunks):
+    for width, table in zip(_widths(chunks), tables, strict=True):
         mask_all = np.uint64((1 << width) - 1)
-        chunk = ((codes >> np.uint64(shift)) & mask_all).astype(np.int64)
-        db_chunk = ((db >> np.uint64(shift)) & mask_all).astype(np.int64)
+        chunk = ((q_codes >> np.uint64(shift)) & mask_all).astype(np.int64)
+        db_chunk = ((table.values >> np.uint64(shift)) & mask_all).astype(np.int64)
         shift += width
-        if partition is None:
-            order = np.argsort(db_chunk, kind="stable")
-        else:  # this partition's buckets only; the others hold the rest
-            mine = np.flatnonzero(bucket_owner(db_chunk, width, partition[1]) == partition[0])
-            order = mine[np.argsort(db_chunk[mine], kind="stable")]
-            db_chunk = db_chunk[mine]
-        db_s, own_s = db[order], owner[order]  # the table: entries sorted by key
-        starts = np.zeros((1 << width) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(db_chunk, minlength=1 << width), out=starts[1:])
-        del db_chunk
-        qorder = np.argsort(chunk, kind="stable").astype(np.int32)  # sorted queries probe nearby buckets
-        q_s, codes_s = chunk[qorder], codes[qorder]
         top = width - (partition[1].bit_length() - 1) if partition is not None else width
+        base = partition[0] << top if partition is not None else 0  # this partition's keys: [base, base + 2**top)
+        order = np.argsort(db_chunk, kind="stable")
+        db_s, own_s = table.values[order], table.owners[order]  # the table: entries sorted by key
+        starts = np.zeros((1 << top) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(db_chunk - base, minlength=1 << top), out=starts[1:])
+        del db_chunk, order
+        qorder = np.argsort(chunk, kind="stable").astype(np.int32)  # sorted queries probe nearby buckets
+        q_s, codes_s, ids_s = chunk[qorder], q_codes[qorder], q_ids[qorder]
         for m in _masks(probe, width).tolist():
             a0, a1 = 0, len(q_s)
             if partition is not None:  # only the queries whose probe lands in this partition's buckets
                 t = partition[0] ^ (m >> top)
                 a0, a1 = (int(x) for x in np.searchsorted(q_s, [t << top, (t + 1) << top]))
-            q = q_s[a0:a1] ^ m
+            q = (q_s[a0:a1] ^ m) - base
             lo = starts[q]
             cnt = starts[q + 1] - lo
             qi = np.flatnonzero(cnt)
@@ -220,7 +299,7 @@ def radius_pairs(
                 d = hamming(codes_s[il], db_s[e])
                 ok = d <= radius
                 if ok.any():
-                    a, b = qorder[il[ok]], own_s[e[ok]]
+                    a, b = ids_s[il[ok]], own_s[e[ok]]
                     same = a != b
                     a, b = a[same], b[same]
                     found.append(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1))
@@ -232,10 +311,9 @@ def radius_pairs(
                         limit = max(4 * block, 2 * held)
                 start = stop
     if not found:
-        return (empty, np.zeros(0, dtype=np.int64)) if return_distance else empty
+        return np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int64)
     pairs, dist = _merge(found, found_d, n, max_per_item)
-    pairs, dist = pairs.astype(np.int64), dist.astype(np.int64)
-    return (pairs, dist) if return_distance else pairs
+    return pairs.astype(np.int64), dist.astype(np.int64)
 
 
 def bucket_owner(keys: np.ndarray, width: int, partitions: int) -> np.ndarray:
