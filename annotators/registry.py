@@ -322,8 +322,9 @@ register(
             Option("optimize", bool, help="use rfdetr's inference-optimised model (model.inference())"),
             Option(
                 "backend",
-                choices=("torch", "onnx"),
-                help="torch (rfdetr's predict, default) or onnx (rfdetr's ONNX export on ONNX Runtime)",
+                choices=("torch", "onnx", "openvino"),
+                help="torch (rfdetr's predict, default), onnx (rfdetr's ONNX export on ONNX Runtime) or "
+                "openvino (the same export on OpenVINO, CPU, float32)",
             ),
         ),
         help="RF-DETR: nano|small|medium|base (hub weights) or a local .pth checkpoint",

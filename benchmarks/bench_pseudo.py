@@ -9,8 +9,8 @@ Peer: ``sahi.predict.get_sliced_prediction`` with SAHI's own RF-DETR wrapper
 (``sahi.models.roboflow.RoboflowDetectionModel``), one slice per call. datakit:
 ``annotators.pseudo.pseudo_label`` end to end (decode on a worker thread one batch ahead, slices
 as views, all slices of a batch of frames in one forward pass, SAHI's merge, checkpoint), with
-rfdetr's ``predict`` (``torch``) and with rfdetr's ONNX export on ONNX Runtime (``onnx``; the
-export time is reported apart). Same boxes: every frame's boxes matched one-to-one to SAHI's
+rfdetr's ``predict`` (``torch``), and with rfdetr's ONNX export on ONNX Runtime (``onnx``) and on
+OpenVINO in float32 (``openvino``; export times are reported apart). Same boxes: every frame's boxes matched one-to-one to SAHI's
 (same label, IoU ≥ 0.99, score within 1e-3). Where the time goes: decode, preprocessing,
 forward, postprocess + merge, measured on the same frames.
 
@@ -179,9 +179,10 @@ def breakdown(ds: Any, det: Any, plan: Any, frames_per_batch: int) -> list[list[
         x = det._preprocess(crops)
         pre = time.perf_counter() - t
         t = time.perf_counter()
-        det.session.run(None, {det._input: x.numpy()})
+        det.forward(x.numpy())
         fwd = time.perf_counter() - t
-        rows += [["preprocess (uint8 → float, resize, normalise; one batch)", pre / n], ["forward (ONNX Runtime)", fwd / n]]
+        engine = "OpenVINO, float32" if det.backend == "openvino" else "ONNX Runtime"
+        rows += [["preprocess (uint8 → float, resize, normalise; one batch)", pre / n], [f"forward ({engine})", fwd / n]]
     t = time.perf_counter()
     outs = []
     for k in range(0, len(crops), det.batch_size):
@@ -300,8 +301,8 @@ def bench_speed(tmp: Path, n: int, device: str, frames_per_batch: int, backends:
         fps = n / s
         best = max(best, fps)
         rows.append([f"datakit pseudo_label ({backend})", n, s, fps, fps / sahi_fps, f"{m}/{total}", rounds(dk_times[backend])])
-        if backend == "onnx":
-            notes.append(f"ONNX export + session start (once per run, not in the timing): {setups[backend]:.1f} s.")
+        if backend != "torch":
+            notes.append(f"{backend}: ONNX export + session start (once per run, not in the timing): {setups[backend]:.1f} s.")
         breakdowns[backend] = breakdown(ds, dets[backend], plan, frames_per_batch)
     if "torch" in backends:  # do unmatched boxes come from batching? the same path one slice per forward
         one = RFDETRDetector(model, classes="player,ball", device=device, backend="torch", batch_size=1)
@@ -344,13 +345,13 @@ def main() -> None:
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
     ap.add_argument("--frames", type=int, help="frames for the speed part (default 3 on CPU, 64 on GPU)")
     ap.add_argument("--frames-per-batch", type=int, help="frames per datakit batch (default 1 on CPU, 8 on GPU)")
-    ap.add_argument("--backends", default=None, help="datakit backends: torch,onnx (default: both on CPU, torch on GPU)")
+    ap.add_argument("--backends", default=None, help="datakit backends: torch,onnx,openvino (default: all three on CPU, torch on GPU)")
     ap.add_argument("--rss-sizes", default="1000,10000", help="frame counts of the memory part ('' skips it)")
     args = ap.parse_args()
     gpu = args.device.startswith("cuda")
     n = args.frames or (64 if gpu else 3)
     fpb = args.frames_per_batch or (8 if gpu else 1)
-    backends = (args.backends or ("torch" if gpu else "torch,onnx")).split(",")
+    backends = (args.backends or ("torch" if gpu else "torch,onnx,openvino")).split(",")
     tmp = Path(tempfile.mkdtemp(prefix="bench_pseudo_"))
     try:
         speed_text, speed_targets = bench_speed(tmp, n, args.device, fpb, backends)
@@ -365,7 +366,7 @@ def main() -> None:
             "## Pseudo-labels: sliced RF-DETR vs SAHI, memory (`benchmarks/bench_pseudo.py`)",
             "",
             f"Machine: {machine()} (a shared VM: timings move with other jobs)  ",
-            f"Versions: {versions('datakit', 'numpy', 'torch', 'rfdetr', 'sahi', 'onnxruntime', 'opencv-python-headless')}",
+            f"Versions: {versions('datakit', 'numpy', 'torch', 'rfdetr', 'sahi', 'onnxruntime', 'openvino', 'opencv-python-headless')}",
             "",
             speed_text,
             rss_text,

@@ -41,16 +41,18 @@ def test_batched_detect_matches_one_by_one_predict(nano) -> None:  # type: ignor
 
 
 @pytest.mark.slow
-def test_onnx_backend_matches_predict(nano) -> None:  # type: ignore[no-untyped-def]
-    """rfdetr's ONNX export on ONNX Runtime, with rfdetr's pre/postprocessing: the same boxes as predict."""
+@pytest.mark.parametrize("backend", ["onnx", "openvino"])
+def test_exported_backends_match_predict(nano, backend: str) -> None:  # type: ignore[no-untyped-def]
+    """rfdetr's ONNX export on ONNX Runtime or OpenVINO (float32), with rfdetr's pre/postprocessing: predict's boxes."""
     from annotators.detectors.rfdetr import RFDETRDetector
 
+    pytest.importorskip("onnxruntime" if backend == "onnx" else "openvino")
     rng = np.random.default_rng(1)
     frame = rng.integers(0, 255, (300, 400, 3), dtype=np.uint8)
     crops = [frame[0:200, 0:200], frame[100:300, 200:400], frame]
     ref = RFDETRDetector(nano, device="cpu").detect(crops, 0.01)
-    with RFDETRDetector(nano, device="cpu", backend="onnx") as fast:
-        assert fast.config()["backend"] == "onnx"
+    with RFDETRDetector(nano, device="cpu", backend=backend) as fast:
+        assert fast.config()["backend"] == backend
         got = fast.detect(crops, 0.01)
     # compare the confident part: near the top-k cut of 300 queries float noise may swap boxes
     cut = float(np.sort(np.concatenate([r.scores for r in ref]))[-60])
@@ -62,7 +64,7 @@ def test_onnx_backend_matches_predict(nano) -> None:  # type: ignore[no-untyped-
         for box, score in zip(a.xyxy, a.scores, strict=True):
             close = np.flatnonzero((np.abs(b.scores - score) <= 1e-4) & (np.abs(b.xyxy - box).max(1) <= 0.05))
             free = [j for j in close.tolist() if j not in used]
-            assert free, f"no ONNX twin for {box.tolist()} {score:.5f}"
+            assert free, f"no {backend} twin for {box.tolist()} {score:.5f}"
             used.add(free[0])
         assert sorted(a.labels) == sorted(b.labels)
 

@@ -14,6 +14,8 @@ the model with rfdetr's own ONNX exporter (dynamic batch) and runs it with ONNX 
 preprocessing (uint8 → float, bilinear resize without antialiasing, normalisation) and the
 postprocessing (rfdetr's ``PostProcess``) are rfdetr's, done once per batch, slices of one size
 resized together: the boxes match ``predict`` to float precision (5–10% faster on a 2-core CPU).
+``backend="openvino"`` runs the same export on OpenVINO's CPU plugin in float32, one request per
+CPU stream (about 15% faster than ``predict`` on a 2-core Xeon).
 
 Examples:
     >>> SIZES["nano"]
@@ -33,6 +35,42 @@ from annotators.detectors.base import Boxes, Detector
 
 SIZES: dict[str, str] = {"nano": "RFDETRNano", "small": "RFDETRSmall", "medium": "RFDETRMedium", "base": "RFDETRBase"}
 """Size name → rfdetr class."""
+BACKENDS = ("torch", "onnx", "openvino")
+"""Inference paths: rfdetr's ``predict``, its ONNX export on ONNX Runtime, or on OpenVINO."""
+
+
+class _OpenVINO:
+    """rfdetr's ONNX export compiled by OpenVINO for the CPU in float32 (no reduced precision).
+
+    OpenVINO would run bfloat16 on CPUs with AMX unless told otherwise; float32 keeps the boxes
+    and scores those of ``predict``. A batch is cut into one request per CPU stream, run at once.
+    """
+
+    def __init__(self, path: str, device: str) -> None:
+        if device != "cpu":
+            raise ValueError(f"backend openvino runs on the CPU; got device {device!r} (use onnx or torch on a GPU)")
+        import openvino as ov
+
+        core = ov.Core()
+        config = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "THROUGHPUT"}
+        self.model = core.compile_model(path, "CPU", config)
+        self.streams = max(1, int(self.model.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
+        self.queue = ov.AsyncInferQueue(self.model, self.streams)
+
+    def run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(boxes, logits)`` of a ``(B, 3, R, R)`` batch, the ONNX model's two outputs."""
+        parts = np.array_split(np.arange(len(x)), min(self.streams, len(x)))
+        out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+        def done(request: Any, k: int) -> None:
+            out[k] = (request.get_output_tensor(0).data.copy(), request.get_output_tensor(1).data.copy())
+
+        self.queue.set_callback(done)
+        for k, idx in enumerate(parts):
+            self.queue.start_async({0: np.ascontiguousarray(x[idx])}, k)
+        self.queue.wait_all()
+        return (np.concatenate([out[k][0] for k in range(len(parts))]),
+                np.concatenate([out[k][1] for k in range(len(parts))]))  # fmt: skip
 
 
 def _classes(value: str | Sequence[str] | None) -> list[str] | None:
@@ -102,8 +140,9 @@ class RFDETRDetector(Detector):
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:N``.
         resolution: Input resolution (default: the model's).
         optimize: Use rfdetr's inference-optimised module.
-        backend: ``torch`` (rfdetr's ``predict``) or ``onnx`` (rfdetr's ONNX export run by ONNX
-            Runtime, with rfdetr's pre- and postprocessing).
+        backend: ``torch`` (rfdetr's ``predict``), ``onnx`` (rfdetr's ONNX export run by ONNX
+            Runtime) or ``openvino`` (the same export on OpenVINO, CPU, float32), the last two with
+            rfdetr's pre- and postprocessing.
         batch_size: Images (slices) per forward pass.
 
     """
@@ -123,8 +162,8 @@ class RFDETRDetector(Detector):
     ) -> None:
         import rfdetr
 
-        if backend not in ("torch", "onnx"):
-            raise ValueError(f"expected backend torch or onnx, got {backend!r}")
+        if backend not in BACKENDS:
+            raise ValueError(f"expected backend {', '.join(BACKENDS)}, got {backend!r}")
 
         self.device = pick_device(device)
         self.model, self.model_id = load_model(model, device=self.device, resolution=resolution)
@@ -137,17 +176,20 @@ class RFDETRDetector(Detector):
         self._onnx_dir: Any = None
         if self.optimized:
             self.model.inference(compile=False)
-        if backend == "onnx":
+        if backend != "torch":
             self._export_onnx()
 
     def _export_onnx(self) -> None:
-        """Export with rfdetr's ONNX exporter (dynamic batch) into a temporary folder; open an ORT session."""
+        """Export with rfdetr's ONNX exporter (dynamic batch) into a temporary folder; open a session on it."""
         import tempfile
-
-        import onnxruntime as ort
 
         self._onnx_dir = tempfile.TemporaryDirectory(prefix="datakit-rfdetr-onnx-")
         path = self.model.export(output_dir=self._onnx_dir.name, dynamic_batch=True, verbose=False)
+        if self.backend == "openvino":
+            self.session = _OpenVINO(str(path), self.device)
+            return
+        import onnxruntime as ort
+
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if self.device.startswith("cuda") else None
@@ -200,11 +242,17 @@ class RFDETRDetector(Detector):
             batch[idx] = F.resize(u8.to(torch.float32).div_(scale), [res, res], antialias=False)
         return F.normalize(batch, self.model.means, self.model.stds)
 
+    def forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The exported model's raw ``(boxes, logits)`` for a preprocessed ``(B, 3, R, R)`` batch (onnx, openvino)."""
+        if isinstance(self.session, _OpenVINO):
+            return self.session.run(batch)
+        dets, logits = self.session.run(None, {self._input: batch})
+        return dets, logits
+
     def _detect_fast(self, images: Sequence[np.ndarray], threshold: float) -> list[Boxes]:
         import torch
 
-        x = self._preprocess(images)
-        dets, logits = self.session.run(None, {self._input: x.numpy()})
+        dets, logits = self.forward(self._preprocess(images).numpy())
         preds = {"pred_boxes": torch.from_numpy(dets), "pred_logits": torch.from_numpy(logits)}
         sizes = torch.tensor([im.shape[:2] for im in images])
         results = self.model.model.postprocess(preds, target_sizes=sizes, score_threshold=threshold)
