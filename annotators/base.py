@@ -39,13 +39,9 @@ Examples:
 
 from __future__ import annotations
 
-import hashlib
 import importlib
-import math
 import os
-import pickle
 import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -391,7 +387,7 @@ def _crop(image: Any, box: tuple[float, float, float, float]) -> Any:
     return image.crop((x1, y1, x2, y2))
 
 
-def _make_items(
+def make_items(
     ds: Dataset,
     annotator: Annotator,
     loader: Callable[[Dataset, int], Any],
@@ -418,7 +414,7 @@ def _make_items(
             except (OSError, ValueError) as e:  # missing / corrupt image: this sample only
                 last = (j, None, e)
         if last[2] is not None:
-            failed.append(Result(uid, "error", raw=None, problems={"image": _one_line(last[2])}, box=k))
+            failed.append(Result(uid, "error", raw=None, problems={"image": one_line(last[2])}, box=k))
             continue
         dets = sample_detections(ds, j) if has_boxes else []
         image = last[1]
@@ -427,7 +423,7 @@ def _make_items(
             try:
                 image = _crop(image, dets[0].box)
             except ValueError as e:
-                failed.append(Result(uid, "error", problems={"image": _one_line(e)}, box=k))
+                failed.append(Result(uid, "error", problems={"image": one_line(e)}, box=k))
                 continue
         items.append(Item(uid, i, image, labels[j], dets, k))
         if annotator.needs_image or k is not None:
@@ -439,14 +435,15 @@ def _make_items(
     return items, failed, prepared, None, stamps
 
 
-def _predict(annotator: Annotator, items: list[Item], prepared: Any) -> list[Result]:
+def predict_items(annotator: Annotator, items: list[Item], prepared: Any) -> list[Result]:
+    """``annotator.predict`` on one batch, checked: one result per item."""
     out = annotator.predict(prepared, items)
     if len(out) != len(items):
         raise RuntimeError(f"{annotator.name} returned {len(out)} results for {len(items)} items")
     return out
 
 
-_Done = tuple[list[Result], list[tuple[str, int | None]], dict[str, str | None], BaseException | None]
+Done = tuple[list[Result], list[tuple[str, int | None]], dict[str, str | None], BaseException | None]
 """One batch's outcome: results so far, the (id, box) of its items, image stamps, the batch's error."""
 
 
@@ -506,6 +503,7 @@ def annotate(
         {'shout': 'X'}
 
     """
+    from annotators.cluster_run import dask_batches
     from datakit.parallel import plan
 
     loader = load or _load
@@ -536,8 +534,8 @@ def annotate(
         batches = list(_batches(todo, max(1, annotator.batch_size)))
         bar = _progress(len(todo), annotator.name, progress)
         failures = 0
-        done: Iterator[_Done] = (
-            _dask_batches(ds, annotator, loader, batches, scheduler, resources)
+        done: Iterator[Done] = (
+            dask_batches(ds, annotator, loader, batches, scheduler, resources)
             if on_dask
             else _local_batches(ds, annotator, loader, batches)
         )
@@ -547,7 +545,7 @@ def annotate(
                     failures += 1
                     if failures >= max_failed_batches:
                         raise error
-                    why = {"model": _one_line(error)}
+                    why = {"model": one_line(error)}
                     batch_results += [Result(uid, "error", problems=dict(why), box=k) for uid, k in keys]
                 else:
                     failures = 0
@@ -577,13 +575,13 @@ def annotate(
 
 def _local_batches(
     ds: Dataset, annotator: Annotator, loader: Callable[[Dataset, int], Any], batches: list[list[Any]]
-) -> Iterator[_Done]:
+) -> Iterator[Done]:
     """Batches annotated in this process, the next one decoded and prepared in a thread meanwhile."""
     labels = ds.column("label")
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="annotate-prepare") as pool:
 
         def ahead(k: int) -> Future[Any] | None:
-            return pool.submit(_make_items, ds, annotator, loader, batches[k], labels) if k < len(batches) else None
+            return pool.submit(make_items, ds, annotator, loader, batches[k], labels) if k < len(batches) else None
 
         pending = ahead(0)
         for k in range(len(batches)):
@@ -594,124 +592,14 @@ def _local_batches(
             out = list(failed)
             if items and error is None:
                 try:
-                    out += _predict(annotator, items, prepared)
+                    out += predict_items(annotator, items, prepared)
                 except Exception as e:
                     error = e
             yield out, [(it.id, it.box) for it in items], stamps, error
 
 
-# ------------------------------------------------------------------ on a Dask cluster
-_WORKER: dict[str, Any] = {}
-"""The annotator a worker process built from its recipe (one at a time)."""
-
-
-def _same(obj: Any) -> Any:
-    return obj
-
-
-def _init_worker(recipe: Recipe) -> None:
-    old = _WORKER.pop("annotator", None)
-    if old is not None:
-        old.close()
-    _WORKER["annotator"] = recipe.build()
-
-
-def _portable(e: BaseException | None) -> BaseException | None:
-    """``e`` if it survives pickling (to travel back to the client), else a RuntimeError saying it."""
-    if e is None:
-        return None
-    try:
-        pickle.loads(pickle.dumps(e))
-        return e
-    except Exception:
-        return RuntimeError(_one_line(e))
-
-
-def _worker_batches(
-    part: Dataset, loader: Callable[[Dataset, int], Any], group: list[list[Any]], rows: dict[int, int]
-) -> tuple[list[_Done], float]:
-    """On a worker: annotate a group of batches (the rows of ``part``); the results and the seconds taken."""
-    t0 = time.perf_counter()
-    annotator = _WORKER["annotator"]
-    labels = part.column("label")
-    done: list[_Done] = []
-    for batch in group:
-        items, failed, prepared, error, stamps = _make_items(part, annotator, loader, batch, labels, rows)
-        out = list(failed)
-        if items and error is None:
-            try:
-                out += _predict(annotator, items, prepared)
-            except Exception as e:
-                error = e
-        done.append((out, [(it.id, it.box) for it in items], stamps, _portable(error)))
-    return done, time.perf_counter() - t0
-
-
-def _run_task(arg: tuple[Callable[..., Any], Dataset, Callable[..., Any], list[list[Any]], dict[int, int]]) -> Any:
-    task, *rest = arg
-    return task(*rest)
-
-
-def _dask_batches(
-    ds: Dataset,
-    annotator: Annotator,
-    loader: Callable[[Dataset, int], Any],
-    batches: list[list[Any]],
-    scheduler: str | None,
-    resources: dict[str, float] | None,
-) -> Iterator[_Done]:
-    """The batches annotated on Dask workers, in order: tasks of whole batches, each ≥ 100 ms.
-
-    The first batch goes alone and times the annotator on a worker (building it there first, not
-    counted); the rest go in tasks of as many batches as :func:`datakit.parallel.task_size` asks.
-    Each task carries only its rows (``ds.take``), the loader and the recipe; workers send back
-    the results, never pixels. A task whose worker dies is rerun by Dask: it writes nothing.
-    """
-    from contextlib import nullcontext
-
-    from datakit.parallel import executor, ordered_map, plan, task_size, with_state, worker_count
-
-    if not batches:
-        return
-    if resources and plan(1, scheduler).address == "local":
-        raise DatakitError("resources need a tcp:// cluster whose workers declare them; local:N workers declare none")
-    recipe = annotator.recipe or Recipe(_same, (annotator,))
-    try:
-        blob = pickle.dumps((recipe, loader))
-    except Exception as e:
-        raise DatakitError(
-            f"annotator {annotator.name}: cannot be sent to Dask workers ({_one_line(e)}); give it a Recipe "
-            "(annotator.recipe) and a module-level load function"
-        ) from None
-    key = f"annotate:{annotator.name}:{hashlib.sha256(blob).hexdigest()}"
-    task = with_state(key, _init_worker, (recipe,), _worker_batches)
-
-    def arg(group: list[list[Any]]) -> tuple[Any, ...]:
-        idx = sorted({i for b in group for _, i, _ in b})
-        return task, ds.take(idx), loader, group, {i: j for j, i in enumerate(idx)}
-
-    if resources:
-        import dask
-
-        placed: Any = dask.annotate(resources=dict(resources))
-    else:
-        placed = nullcontext()
-    size = max(1, annotator.batch_size)
-    with executor(scheduler=scheduler) as ex, placed:
-        first, seconds = ex.submit(_run_task, arg(batches[:1])).result()  # type: ignore[union-attr]
-        yield from first
-        rest = batches[1:]
-        if not rest:
-            return
-        per_item = seconds / max(1, len(batches[0]))
-        n = sum(len(b) for b in rest)
-        per_task = max(1, math.ceil(task_size(n, per_item, worker_count(ex)) / size))
-        groups = (rest[a : a + per_task] for a in range(0, len(rest), per_task))
-        for done, _ in ordered_map(ex, _run_task, (arg(g) for g in groups)):
-            yield from done
-
-
-def _one_line(e: BaseException) -> str:
+def one_line(e: BaseException) -> str:
+    """``Type: first line of the message`` of an exception, for a result's problems or an error."""
     text = str(e).strip().splitlines()
     return f"{type(e).__name__}: {text[0] if text else ''}".rstrip(": ")
 
