@@ -113,3 +113,41 @@ def test_two_phase_training_writes_metrics_best_and_onnx(ball_data: Path, tmp_pa
     assert (run / "model.onnx").stat().st_size > 1_000_000
     with pytest.raises(RecipeError, match="pass --resume"):
         train(cfg)
+
+
+@pytest.mark.slow
+def test_resume_after_kill_finishes_every_epoch_once(ball_data: Path, tmp_path: Path) -> None:
+    """``kill -9`` in phase 1, then ``--resume``: both phases finish, each epoch scored exactly once."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run = tmp_path / "run"
+    args = ["--data", str(ball_data), "--out", str(run), "--resolution", "64", "--batch-size", "1", "--grad-accum", "1",
+            "--phase1-epochs", "2", "--phase2-epochs", "1", "--no-multi-scale", "--workers", "0", "--device", "cpu"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "recipes.detector", *args], env=env, cwd=Path(__file__).parents[1],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None:
+            state = run / "state.json"
+            if state.is_file() and json.loads(state.read_text() or "{}").get("history"):
+                break  # the first epoch is scored: phase 1 is under way
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run ended before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert not (run / "metrics.json").is_file() or not json.loads((run / "metrics.json").read_text())["complete"]
+    with pytest.raises(RecipeError, match="pass --resume"):
+        train(DetectorConfig(data=str(ball_data), out=str(run), resolution=64, batch_size=1, grad_accum=1,
+                             phase1_epochs=2, phase2_epochs=1, multi_scale=False, workers=0, device="cpu"))  # fmt: skip
+    result = train(DetectorConfig(data=str(ball_data), out=str(run), resolution=64, batch_size=1, grad_accum=1,
+                                  phase1_epochs=2, phase2_epochs=1, multi_scale=False, workers=0, device="cpu",
+                                  resume=True))  # fmt: skip
+    assert result["complete"]
+    assert [(h["epoch"], h["phase"]) for h in result["history"]] == [(0, 1), (1, 1), (2, 2)]
+    assert (run / "best.pth").is_file() and (run / "model.onnx").is_file()
