@@ -443,6 +443,24 @@ def predict_items(annotator: Annotator, items: list[Item], prepared: Any) -> lis
     return out
 
 
+def run_batch(
+    annotator: Annotator,
+    items: list[Item],
+    failed: list[Result],
+    prepared: Any,
+    error: BaseException | None,
+    stamps: dict[str, str | None],
+) -> Done:
+    """Annotate one prepared batch (:func:`make_items`'s output): its results, keys, stamps and error."""
+    out = list(failed)
+    if items and error is None:
+        try:
+            out += predict_items(annotator, items, prepared)
+        except Exception as e:
+            error = e
+    return out, [(it.id, it.box) for it in items], stamps, error
+
+
 Done = tuple[list[Result], list[tuple[str, int | None]], dict[str, str | None], BaseException | None]
 """One batch's outcome: results so far, the (id, box) of its items, image stamps, the batch's error."""
 
@@ -589,13 +607,7 @@ def _local_batches(
                 break
             items, failed, prepared, error, stamps = pending.result()
             pending = ahead(k + 1)
-            out = list(failed)
-            if items and error is None:
-                try:
-                    out += predict_items(annotator, items, prepared)
-                except Exception as e:
-                    error = e
-            yield out, [(it.id, it.box) for it in items], stamps, error
+            yield run_batch(annotator, items, failed, prepared, error, stamps)
 
 
 def one_line(e: BaseException) -> str:

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from annotators.base import Annotator, Done, Recipe, make_items, one_line, predict_items
+from annotators.base import Annotator, Done, Recipe, make_items, one_line, run_batch
 from datakit.errors import DatakitError
 
 if TYPE_CHECKING:
@@ -67,14 +67,8 @@ def _worker_batches(
     labels = part.column("label")
     done: list[Done] = []
     for batch in group:
-        items, failed, prepared, error, stamps = make_items(part, annotator, loader, batch, labels, rows)
-        out = list(failed)
-        if items and error is None:
-            try:
-                out += predict_items(annotator, items, prepared)
-            except Exception as e:
-                error = e
-        done.append((out, [(it.id, it.box) for it in items], stamps, _portable(error)))
+        out, keys, stamps, error = run_batch(annotator, *make_items(part, annotator, loader, batch, labels, rows))
+        done.append((out, keys, stamps, _portable(error)))
     return done, time.perf_counter() - t0
 
 
