@@ -435,7 +435,7 @@ def make_items(
     return items, failed, prepared, None, stamps
 
 
-def predict_items(annotator: Annotator, items: list[Item], prepared: Any) -> list[Result]:
+def _predict_items(annotator: Annotator, items: list[Item], prepared: Any) -> list[Result]:
     """``annotator.predict`` on one batch, checked: one result per item."""
     out = annotator.predict(prepared, items)
     if len(out) != len(items):
@@ -455,7 +455,7 @@ def run_batch(
     out = list(failed)
     if items and error is None:
         try:
-            out += predict_items(annotator, items, prepared)
+            out += _predict_items(annotator, items, prepared)
         except Exception as e:
             error = e
     return out, [(it.id, it.box) for it in items], stamps, error
