@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from datakit.columns import Categorical, DetectionColumns
+from datakit.columns import Categorical, DetectionColumns, MetadataColumn, StringColumn
+from datakit.packed import PackedBuilder
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -165,11 +166,14 @@ class DatasetBuilder:
     """
 
     def __init__(self) -> None:
-        self.images: list[str] = []
-        # The image paths so far, while blocks come in and none repeats (``None`` after a repeat,
-        # or once rows come one by one): spares build() its own check, which a reader that
-        # parses on other threads can thus overlap with parsing.
-        self._seen: set[str] | None = set()
+        self._n = 0
+        # Image paths and metadata are packed block by block (:mod:`datakit.packed`); rows added
+        # one by one wait in the pending lists until the next block or build().
+        self._image_blocks = PackedBuilder()
+        self._images: list[str] = []
+        self._meta_blocks = PackedBuilder()
+        self._built: tuple[StringColumn, MetadataColumn] | None = None
+        self._metadata: list[dict[str, Any] | None] = []
         self.ids: list[str | None] = []
         self.labels = _CatBuilder()
         self.splits = _CatBuilder()
@@ -177,7 +181,6 @@ class DatasetBuilder:
         self.prompts = _CatBuilder()
         self.origins = _CatBuilder()
         self.tags: list[tuple[str, ...]] = []
-        self.metadata: list[dict[str, Any] | None] = []
         self.widths = _IntBuilder(np.int32)
         self.heights = _IntBuilder(np.int32)
         self.det_counts = _IntBuilder(np.int64)
@@ -187,7 +190,16 @@ class DatasetBuilder:
         self.det_attrs: list[dict[str, Any] | None] = []
 
     def __len__(self) -> int:
-        return len(self.images)
+        return self._n
+
+    def _flush(self) -> None:
+        """Pack the rows added one by one so far."""
+        if self._images:
+            self._image_blocks.append(StringColumn.from_values(self._images))
+            self._images = []
+        if self._metadata:
+            self._meta_blocks.append(MetadataColumn.from_values(self._metadata))
+            self._metadata = []
 
     def add(
         self,
@@ -210,8 +222,8 @@ class DatasetBuilder:
         ``detections`` holds ``(label, xyxy_box, score_or_None, attributes_or_None)`` tuples.
         ``origin`` is the annotation file (relative to the root) the row came from.
         """
-        self._seen = None
-        self.images.append(image)
+        self._n += 1
+        self._images.append(image)
         self.ids.append(id)
         self.labels.add(label)
         self.splits.add(split)
@@ -219,7 +231,7 @@ class DatasetBuilder:
         self.prompts.add(prompt)
         self.origins.add(origin)
         self.tags.append(tuple(tags) if tags else _NO_TAGS)
-        self.metadata.append(metadata or None)
+        self._metadata.append(metadata or None)
         self.widths.append(-1 if width is None else int(width))
         self.heights.append(-1 if height is None else int(height))
         if detections:
@@ -234,7 +246,7 @@ class DatasetBuilder:
 
     def extend_rows(
         self,
-        images: list[str],
+        images: list[str] | StringColumn,
         labels: list[str | None] | Categorical,
         prompts: list[str | None] | Categorical,
         natives: list[NativeRow],
@@ -245,6 +257,7 @@ class DatasetBuilder:
         sources: Categorical | None = None,
         tags: list[tuple[str, ...]] | None = None,
         metadata: list[dict[str, Any] | None] | None = None,
+        json_exact: bool = False,
     ) -> None:
         """Append a block of rows read from one file, in bulk.
 
@@ -254,7 +267,8 @@ class DatasetBuilder:
         (the lists are taken over, not copied). The rows that carry more (native rows) are
         listed in ``natives`` as ``(position_in_block, split, source, tags, metadata, id, width,
         height, detections)`` tuples in ascending position, and patched over the rest. This is
-        the hot path of loading: a few list and array appends per block.
+        the hot path of loading: a few list and array appends per block. ``json_exact``: the
+        metadata dicts were just parsed from JSON (see :meth:`MetadataColumn.from_values`).
         """
         n = len(images)
         given = {"labels": labels, "prompts": prompts, "sources": sources, "tags": tags, "metadata": metadata}
@@ -263,17 +277,22 @@ class DatasetBuilder:
             raise ValueError(f"expected {n} values per column, got {wrong}")
         if not n:
             return
-        if self._seen is not None:
-            before = len(self._seen)
-            self._seen.update(images)
-            if len(self._seen) != before + n:
-                self._seen = None
-        self.images.extend(images)
+        self._flush()
+        self._image_blocks.append(StringColumn.from_values(images))
+        base = self._n
+        self._n += n
         self.labels.extend(labels)
         self.prompts.extend(prompts)
         self.origins.repeat(origin, n)
         self.tags.extend(tags if tags is not None else [_NO_TAGS] * n)
-        self.metadata.extend(metadata if metadata is not None else [None] * n)
+        meta: list[dict[str, Any] | None] | None = metadata
+        if natives and any(nat[4] for nat in natives):
+            meta = list(meta) if meta is not None else [None] * n
+            for nat in natives:
+                meta[nat[0]] = nat[4] or None
+        self._meta_blocks.append(
+            MetadataColumn.empty(n) if meta is None else MetadataColumn.from_values(meta, json_exact=json_exact)
+        )
         if sources is not None:
             source_codes = np.where(sources.codes < 0, self.sources.code(source), self.sources.remap(sources))
         else:
@@ -293,15 +312,13 @@ class DatasetBuilder:
         splits = self.splits.patched(split, n)
         splits[pos] = self.splits.codes_of([nat[1] for nat in natives])
         self.splits.codes.extend(splits)
-        base = len(self.images) - n
         ids: list[str | None] = [None] * n
         widths, heights = np.full(n, -1, dtype=np.int32), np.full(n, -1, dtype=np.int32)
         counts = np.zeros(n, dtype=np.int64)
-        all_tags, all_meta = self.tags, self.metadata
-        for p, _, _, tg, md, sid, w, h, dets in natives:
+        all_tags = self.tags
+        for p, _, _, tg, _, sid, w, h, dets in natives:
             ids[p] = sid
             all_tags[base + p] = tuple(tg) if tg else _NO_TAGS
-            all_meta[base + p] = md or None
             if w is not None:
                 widths[p] = w
             if h is not None:
@@ -343,10 +360,18 @@ class DatasetBuilder:
         """Freeze the appended rows into a Dataset rooted at ``root``."""
         from datakit.dataset import Dataset
 
-        distinct, self._seen = self._seen is not None, None
+        self._flush()
+        images = StringColumn(*self._image_blocks.build())
+        objects = self._meta_blocks.objects
+        self._meta_blocks.objects = {}
+        metadata = MetadataColumn(*self._meta_blocks.build(), objects)
+        if self._built is not None:  # built before: those rows come first
+            images = StringColumn.concat([self._built[0], images])
+            metadata = MetadataColumn.concat([self._built[1], metadata])
+        self._built = (images, metadata)
         return Dataset.from_columns(
             root=root,
-            images=self.images,
+            images=images,
             ids=self.ids,
             labels=self.labels.build(),
             splits=self.splits.build(),
@@ -354,12 +379,11 @@ class DatasetBuilder:
             prompts=self.prompts.build(),
             origins=self.origins.build(),
             tags=self.tags,
-            metadata=self.metadata,
+            metadata=metadata,
             widths=self.widths.build(),
             heights=self.heights.build(),
             detections=self.detection_columns(),
             classes=classes,
             skipped=skipped or [],
             info=info,
-            images_distinct=distinct,
         )

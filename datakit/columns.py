@@ -1,8 +1,10 @@
-"""Columnar building blocks: categorical string columns and flat detection arrays.
+"""Columnar building blocks: categorical, packed string and metadata columns, flat detection arrays.
 
 A million samples must fit comfortably in memory, so a :class:`~datakit.dataset.Dataset` keeps
-repeated strings (labels, splits, sources, prompts) as ``int32`` codes into a small vocabulary and
-keeps every box of every sample in one ``(M, 4)`` array sliced by per-sample offsets.
+repeated strings (labels, splits, sources, prompts) as ``int32`` codes into a small vocabulary,
+image paths and ids packed in one UTF-8 buffer (:class:`StringColumn`), metadata packed as JSON
+text (:class:`MetadataColumn`, both from :mod:`datakit.packed`), and every box of every sample in
+one ``(M, 4)`` array sliced by per-sample offsets.
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from datakit.packed import MetadataColumn, StringColumn
+
+__all__ = ["Categorical", "Columns", "DetectionColumns", "MetadataColumn", "StringColumn"]
 
 
 class Categorical:
@@ -237,27 +243,31 @@ class Columns:
     """A read-only view of every column of a :class:`~datakit.dataset.Dataset` (``ds.columns``).
 
     Attributes:
-        images: Image path per sample, relative to the dataset root.
-        ids: Sample id per sample (unique).
+        images: Image path per sample, relative to the dataset root (a read-only
+            ``Sequence[str]``, :class:`StringColumn`: ``images[i]``, iteration, ``tolist()``,
+            ``take(idx)``, ``==`` a list).
+        ids: Sample id per sample (unique; a :class:`StringColumn`, the images' own when every
+            id is its image path).
         labels: Sample labels. splits, sources, prompts: likewise; ``None`` where unset
             (an unset source reads as ``real``).
         origins: The annotation file each row was read from (``None`` when not from JSONL).
         tags: A tuple of tags per sample.
-        metadata: A dict or ``None`` per sample.
+        metadata: A dict or ``None`` per sample (a read-only :class:`MetadataColumn`; each row is
+            decoded afresh, so changing the dict changes nothing).
         widths: ``(N,)`` int32 image widths, ``-1`` unknown (non-writeable). heights: likewise.
         detections: Every box of every sample (:class:`DetectionColumns`).
 
     """
 
-    images: list[str]
-    ids: list[str]
+    images: StringColumn
+    ids: StringColumn
     labels: Categorical
     splits: Categorical
     sources: Categorical
     prompts: Categorical
     origins: Categorical
     tags: list[tuple[str, ...]]
-    metadata: list[dict[str, Any] | None]
+    metadata: MetadataColumn
     widths: np.ndarray
     heights: np.ndarray
     detections: DetectionColumns

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from datakit.columns import Categorical, Columns, DetectionColumns
+from datakit.columns import Categorical, Columns, DetectionColumns, MetadataColumn, StringColumn
 from datakit.errors import Skip
 from datakit.images import image_size, load_image
 from datakit.paths import safe_relpath
@@ -40,22 +40,34 @@ def field_name(name: str) -> str:
     return name if name.startswith("metadata.") or name in COLUMNS else f"metadata.{name}"
 
 
-def _unique_ids(given: Sequence[str | None], images: list[str], images_distinct: bool = False) -> list[str]:
+def _unique_ids(
+    given: Sequence[str | None] | None, images: StringColumn, images_distinct: bool = False
+) -> StringColumn:
     """Ids from ``given``, defaulting to the image path; repeats get ``#2``, ``#3``, ...
 
-    ``images_distinct``: the caller has checked that no image path repeats.
+    ``images_distinct``: the caller has checked that no image path repeats. Ids equal to the
+    image paths share the images' column.
     """
-    given_any = given.count(None) != len(given)
-    ids = [images[i] if g is None else str(g) for i, g in enumerate(given)] if given_any else images
-    if (images_distinct and not given_any) or len(set(ids)) == len(ids):
-        return ids if ids is not images else list(images)
+    if given is None or given is images:
+        ids = images
+    elif isinstance(given, StringColumn):
+        ids = given
+    else:
+        values = list(given)
+        if values.count(None) == len(values):
+            ids = images
+        else:
+            paths = images.tolist() if None in values else []
+            ids = StringColumn.from_values([paths[i] if g is None else str(g) for i, g in enumerate(values)])
+    if (ids is images and images_distinct) or ids.is_unique():
+        return ids
     seen: dict[str, int] = {}
     out = []
     for x in ids:
         n = seen.get(x, 0) + 1
         seen[x] = n
         out.append(x if n == 1 else f"{x}#{n}")
-    return out
+    return StringColumn.from_values(out)
 
 
 def _format(name: str) -> Any:
@@ -118,15 +130,15 @@ class Dataset(metaclass=_DatasetType):
     classes: list[str] | None
     info: dict[str, Any]
     skipped: list[Skip]
-    _images: list[str]
-    _ids: list[str]
+    _images: StringColumn
+    _ids: StringColumn
     _labels: Categorical
     _splits: Categorical
     _sources: Categorical
     _prompts: Categorical
     _origins: Categorical
     _tags: list[tuple[str, ...]]
-    _metadata: list[dict[str, Any] | None]
+    _metadata: MetadataColumn
     _widths: np.ndarray
     _heights: np.ndarray
     _dets: DetectionColumns
@@ -141,7 +153,7 @@ class Dataset(metaclass=_DatasetType):
         cls,
         *,
         root: str | Path,
-        images: list[str],
+        images: Sequence[str],
         ids: Sequence[str | None] | None = None,
         labels: Categorical | None = None,
         splits: Categorical | None = None,
@@ -149,7 +161,7 @@ class Dataset(metaclass=_DatasetType):
         prompts: Categorical | None = None,
         origins: Categorical | None = None,
         tags: list[tuple[str, ...]] | None = None,
-        metadata: list[dict[str, Any] | None] | None = None,
+        metadata: Sequence[dict[str, Any] | None] | None = None,
         widths: np.ndarray | None = None,
         heights: np.ndarray | None = None,
         detections: DetectionColumns | None = None,
@@ -168,7 +180,8 @@ class Dataset(metaclass=_DatasetType):
 
         Args:
             root: Folder the image paths are relative to.
-            images: Image path per sample.
+            images: Image path per sample (a :class:`~datakit.columns.StringColumn`, or any
+                sequence of strings, which is packed into one).
             ids: Sample ids (``None`` entries default to the image path; repeats get ``#2``...).
             labels: Sample labels (:class:`Categorical`).
             splits: Sample splits.
@@ -176,7 +189,8 @@ class Dataset(metaclass=_DatasetType):
             prompts: Sample prompts (the Roboflow ``prefix``).
             origins: The annotation file each row came from (the native writer writes back to it).
             tags: A tuple of tags per sample.
-            metadata: A dict (or ``None``) per sample.
+            metadata: A dict (or ``None``) per sample (a :class:`~datakit.columns.MetadataColumn`,
+                or any sequence, packed into one).
             widths: Image widths (``-1`` unknown).
             heights: Image heights (``-1`` unknown).
             detections: Every sample's boxes (:class:`DetectionColumns`).
@@ -196,20 +210,20 @@ class Dataset(metaclass=_DatasetType):
             (['1', None], [-1, -1])
 
         """
+        images = StringColumn.from_values(images)
         n = len(images)
-        ids = [None] * n if ids is None else ids
         labels = Categorical.constant(None, n) if labels is None else labels
         splits = Categorical.constant(None, n) if splits is None else splits
         sources = Categorical.constant(None, n) if sources is None else sources
         prompts = Categorical.constant(None, n) if prompts is None else prompts
         origins = Categorical.constant(None, n) if origins is None else origins
         tags = [()] * n if tags is None else tags
-        metadata = [None] * n if metadata is None else metadata
+        metadata = MetadataColumn.empty(n) if metadata is None else MetadataColumn.from_values(metadata)
         widths = np.full(n, -1, dtype=np.int32) if widths is None else widths
         heights = np.full(n, -1, dtype=np.int32) if heights is None else heights
         detections = DetectionColumns.empty(n) if detections is None else detections
         lengths = {
-            "ids": len(ids), "labels": len(labels), "splits": len(splits),
+            "ids": n if ids is None else len(ids), "labels": len(labels), "splits": len(splits),
             "sources": len(sources), "prompts": len(prompts), "origins": len(origins),
             "tags": len(tags), "metadata": len(metadata), "widths": len(widths),
             "heights": len(heights), "detections": len(detections.offsets) - 1,
@@ -453,7 +467,7 @@ class Dataset(metaclass=_DatasetType):
             split=self._splits[i],
             source=self._sources[i] or "real",
             tags=list(self._tags[i]),
-            metadata=dict(self._metadata[i] or {}),
+            metadata=self._metadata[i] or {},  # decoded afresh: the caller may change it
             id=self._ids[i],
             prompt=self._prompts[i],
             width=w if w >= 0 else None,
@@ -500,12 +514,12 @@ class Dataset(metaclass=_DatasetType):
     @property
     def ids(self) -> list[str]:
         """Sample ids, in order."""
-        return list(self._ids)
+        return self._ids.tolist()
 
     @property
     def images(self) -> list[str]:
         """Image paths relative to :attr:`root`, in order."""
-        return list(self._images)
+        return self._images.tolist()
 
     def metadata_keys(self) -> dict[str, int]:
         """Every metadata key and how many samples carry it, in order of first appearance.
@@ -540,9 +554,9 @@ class Dataset(metaclass=_DatasetType):
         if name == "source":
             return [s or "real" for s in self._sources.tolist()]
         if name == "image":
-            return list(self._images)
+            return self._images.tolist()
         if name == "id":
-            return list(self._ids)
+            return self._ids.tolist()
         if name == "tags":
             return [list(t) for t in self._tags]
         if name in ("width", "height"):
@@ -562,15 +576,19 @@ class Dataset(metaclass=_DatasetType):
     def columns(self) -> Columns:
         """Every column, read-only: the inner API for formats, commands and plug-ins.
 
-        Numpy arrays come back as non-writeable views; lists, dicts and :class:`Categorical`
-        objects are the dataset's own and must not be changed (build a new dataset with
-        :meth:`replace` or :meth:`from_columns` instead).
+        Numpy arrays come back as non-writeable views; image paths and ids are read-only
+        :class:`~datakit.columns.StringColumn` sequences, metadata a read-only
+        :class:`~datakit.columns.MetadataColumn` (each row decoded afresh); the tags list and
+        :class:`Categorical` objects are the dataset's own and must not be changed (build a new
+        dataset with :meth:`replace` or :meth:`from_columns` instead).
 
         Examples:
             >>> ds = Dataset.from_samples([Sample("a.jpg", label="7", split="train")], ".")
             >>> c = ds.columns
-            >>> c.images, c.labels.tolist(), c.splits[0], c.widths.flags.writeable
+            >>> c.images.tolist(), c.labels.tolist(), c.splits[0], c.widths.flags.writeable
             (['a.jpg'], ['7'], 'train', False)
+            >>> c.images == ["a.jpg"], c.ids[0], c.metadata[0]
+            (True, 'a.jpg', None)
 
         """
         return Columns(
@@ -646,19 +664,19 @@ class Dataset(metaclass=_DatasetType):
         if len(idx) and (idx.min() < -len(self) or idx.max() >= len(self)):
             raise IndexError(f"indices out of range for {len(self)} samples")
         idx = idx % max(len(self), 1)
-        il = idx.tolist()
-        images, ids, tags, meta = self._images, self._ids, self._tags, self._metadata
+        tags = self._tags
+        images = self._images.take(idx)
         return Dataset.from_columns(
             root=self.root,
-            images=[images[i] for i in il],
-            ids=[ids[i] for i in il],
+            images=images,
+            ids=images if self._ids is self._images else self._ids.take(idx),
             labels=self._labels.take(idx),
             splits=self._splits.take(idx),
             sources=self._sources.take(idx),
             prompts=self._prompts.take(idx),
             origins=self._origins.take(idx),
-            tags=[tags[i] for i in il],
-            metadata=[meta[i] for i in il],
+            tags=[tags[i] for i in idx.tolist()],
+            metadata=self._metadata.take(idx),
             widths=self._widths[idx],
             heights=self._heights[idx],
             detections=self._dets.take(idx),
@@ -795,7 +813,7 @@ class Dataset(metaclass=_DatasetType):
                     meta.append(md)
                 else:
                     meta.append({**(md or {}), key: v})
-            new._metadata = meta
+            new._metadata = MetadataColumn.from_values(meta)
         else:
             raise KeyError(f"cannot set field {name!r}; expected label, split, source, prompt, tags or metadata.<key>")
         return new
@@ -826,15 +844,15 @@ class Dataset(metaclass=_DatasetType):
                         classes.append(c)
         return Dataset.from_columns(
             root=root,
-            images=[x for d in datasets for x in d._images],
-            ids=[x for d in datasets for x in d._ids],
+            images=StringColumn.concat([d._images for d in datasets]),
+            ids=StringColumn.concat([d._ids for d in datasets]),
             labels=Categorical.concat([d._labels for d in datasets]),
             splits=Categorical.concat([d._splits for d in datasets]),
             sources=Categorical.concat([d._sources for d in datasets]),
             prompts=Categorical.concat([d._prompts for d in datasets]),
             origins=Categorical.concat([d._origins for d in datasets]),
             tags=[x for d in datasets for x in d._tags],
-            metadata=[x for d in datasets for x in d._metadata],
+            metadata=MetadataColumn.concat([d._metadata for d in datasets]),
             widths=np.concatenate([d._widths for d in datasets]),
             heights=np.concatenate([d._heights for d in datasets]),
             detections=DetectionColumns.concat([d._dets for d in datasets]),

@@ -262,4 +262,4 @@ def test_builder_finds_repeated_paths_across_blocks_and_single_rows() -> None:
     b = DatasetBuilder()
     block(b, ["a.jpg", "b.jpg"])
     block(b, ["c.jpg"])
-    assert b._seen == {"a.jpg", "b.jpg", "c.jpg"} and b.build(".").columns.ids == ["a.jpg", "b.jpg", "c.jpg"]
+    assert b.build(".").columns.ids == ["a.jpg", "b.jpg", "c.jpg"]

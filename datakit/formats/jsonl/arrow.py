@@ -1,6 +1,6 @@
 r"""Large native JSONL files through pyarrow's multi-threaded JSON reader, checked column by column.
 
-The file is cut into pieces of about 16 MiB at line starts. pyarrow parses each piece on every
+The file is cut into pieces of about 8 MiB at line starts. pyarrow parses each piece on every
 core into an Arrow table, on a thread of its own, while this thread checks the piece before it
 column by column and builds its Python values; a second thread scans the bytes for line ends and
 the text ``null``. A row whose Arrow values could differ from what ``orjson`` reads, or
@@ -33,11 +33,15 @@ parallel processes); a later piece is parsed with orjson in this process.
 A metadata object read column-wise lists its keys in the order the file first used them (JSON
 objects are unordered; the values are exactly those orjson reads). Arrow arrays are turned into
 numpy arrays through their buffers: pyarrow's own numpy conversions import pandas, which costs
-more than the whole check.
+more than the whole check. Image paths go from Arrow's string buffers straight into a packed
+:class:`~datakit.columns.StringColumn` (no ``str`` per row). Memory stays at a few pieces: the
+scanner runs one piece ahead, each piece's pages of the mapped file are handed back once it is
+checked, and pyarrow's pool releases what it kept when the file is done.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import itertools
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -46,7 +50,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 import orjson
 
-from datakit.columns import Categorical
+from datakit.columns import Categorical, StringColumn
 from datakit.formats.jsonl.chunks import BOM, Chunk, assemble_natives, drop, parse_bytes
 from datakit.formats.jsonl.rows import AS_IS, NULL_IS_ABSENT, ODD_PATH, FileContext, check_flagged, tags_as_is
 
@@ -61,10 +65,10 @@ if TYPE_CHECKING:
 
 _COLUMNWISE = frozenset({"image", "metadata", "tags", *AS_IS})
 _NO_TAGS: tuple[str, ...] = ()
-_PIECE_BYTES = 16 * 2**20
+_PIECE_BYTES = 8 * 2**20
 _MOSTLY_FLAGGED = 0.25
 """Above this share of rows for the per-row check, the orjson path (in parallel processes) is faster."""
-_BLOCK_BYTES = 8 * 2**20
+_BLOCK_BYTES = 4 * 2**20
 _SCAN_BYTES = 16 * 2**20
 
 
@@ -269,8 +273,27 @@ def _dropped(cat: Categorical, dead: list[int]) -> Categorical:
     return Categorical(np.delete(cat.codes, dead), cat.values)
 
 
+def _strings(col: pa.ChunkedArray) -> StringColumn:
+    """A string column's values packed straight from its Arrow buffers (no ``str`` per row).
+
+    A null reads as ``""`` (its row is flagged for the per-row check, which decides it).
+    """
+    parts = []
+    for c in col.chunks:
+        if not len(c):
+            continue
+        _, offsets_buf, data_buf = c.buffers()
+        offs = np.frombuffer(offsets_buf, np.int32, count=len(c) + 1, offset=c.offset * 4).astype(np.int64)
+        data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+        lo, hi = int(offs[0]), int(offs[-1])
+        parts.append(StringColumn(data[lo:hi].tobytes(), offs - lo))
+    if len(parts) == 1:
+        return parts[0]
+    return StringColumn.concat(parts) if parts else StringColumn.from_values([])
+
+
 class _Columns(NamedTuple):
-    images: list[Any]
+    images: StringColumn
     labels: Categorical
     prompts: Categorical
     sources: Categorical
@@ -308,7 +331,7 @@ def _columns(table: pa.Table, ends: np.ndarray, nulls: np.ndarray, ctx: FileCont
     metadata = _metadata(cols.get("metadata"), flagged)
     if ctx.prefix:
         image = pc.binary_join_element_wise(_string(ctx.prefix), image, _string(""))
-    return _Columns(image.to_pylist(), labels, prompts, sources, tags, metadata, flagged)
+    return _Columns(_strings(image), labels, prompts, sources, tags, metadata, flagged)
 
 
 def _rejects(name: str, class_set: frozenset[str] | None) -> Callable[[str], bool]:
@@ -354,14 +377,18 @@ def _piece(table: pa.Table, piece: Data, starts: np.ndarray, ends: np.ndarray, n
 
     fixes, skips, dead = check_flagged(np.flatnonzero(cols.flagged).tolist(), row_at, ctx)
     images, tags, metadata = cols.images, cols.tags, cols.metadata
-    for i, r in fixes:
-        images[i] = r[0]
+    if fixes:  # rare: rows the per-row check kept with other values
+        paths = images.tolist()
+        for i, r in fixes:
+            paths[i] = r[0]
+        images = StringColumn.from_values(paths)
     labels = _patched(cols.labels, [(i, r[1]) for i, r in fixes])
     prompts = _patched(cols.prompts, [(i, r[2]) for i, r in fixes])
     sources = cols.sources
     natives = assemble_natives([], fixes, dead, ctx)
     if dead:
-        images, tags, metadata = (drop(col, dead) for col in (images, tags, metadata))
+        tags, metadata = (drop(col, dead) for col in (tags, metadata))
+        images = images.take(np.delete(np.arange(len(images)), dead))
         labels, prompts, sources = (_dropped(cat, dead) for cat in (labels, prompts, sources))
     return Chunk(images, labels, prompts, natives, skips, len(starts), sources=sources, tags=tags, metadata=metadata)
 
@@ -409,9 +436,13 @@ def _then(first: Chunk, rest: Generator[Chunk | None], pools: list[ThreadPoolExe
 
 
 def _shutdown(pools: list[ThreadPoolExecutor | None]) -> None:
+    """Stop the threads, and hand the memory pyarrow's pool kept for reuse back to the OS."""
+    import pyarrow as pa
+
     for pool in pools:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+    pa.default_memory_pool().release_unused()
 
 
 def _parse(
@@ -425,7 +456,9 @@ def _parse(
     """Chunks piece by piece; ``None`` first when the first piece takes the orjson path."""
     view = memoryview(data)
     ranges = list(itertools.pairwise(_cuts(data, _PIECE_BYTES, start)))
-    scans = [_submit(scanner, _scan, data, a, b) for a, b in ranges]
+    # The scanner runs one piece ahead, no more: a mapped file's pages become resident as they are
+    # read, and each piece's pages are given back once it is done (see _release).
+    scans = [_submit(scanner, _scan, data, a, b) for a, b in ranges[:2]]
     table = _submit(parser, _read_table, view[ranges[0][0] : ranges[0][1]], threads)
     for k, (a, b) in enumerate(ranges):
         this = table.result()
@@ -433,6 +466,9 @@ def _parse(
             table = _submit(parser, _read_table, view[ranges[k + 1][0] : ranges[k + 1][1]], threads)
         piece = view[a:b]
         starts, ends, nulls = scans[k].result()
+        scans[k] = None  # type: ignore[call-overload]
+        if k + 2 < len(ranges):
+            scans.append(_submit(scanner, _scan, data, *ranges[k + 2]))
         chunk = _piece(this, piece, starts, ends, nulls, ctx) if this is not None else None
         del this
         if chunk is None:
@@ -440,4 +476,24 @@ def _parse(
                 yield None
                 return
             chunk = parse_bytes(bytes(piece), ctx)
+        del piece, starts, ends, nulls
+        _release(data, a, b)
         yield chunk
+
+
+def _release(data: File, a: int, b: int) -> None:
+    """Drop bytes ``[a, b)`` of a mapped file from this process's resident memory.
+
+    The pages stay in the OS page cache and come back on the next read (the mapping is read-only
+    and file-backed, so nothing is lost): a 1 GB file then costs one piece of resident memory, not
+    its whole size.
+    """
+    import mmap
+
+    advise = getattr(data, "madvise", None)
+    dontneed = getattr(mmap, "MADV_DONTNEED", None)
+    if advise is None or dontneed is None:
+        return
+    lo = a - a % mmap.PAGESIZE
+    with contextlib.suppress(OSError, ValueError):
+        advise(dontneed, lo, b - lo)

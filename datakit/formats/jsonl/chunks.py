@@ -23,7 +23,7 @@ import numpy as np
 import orjson
 
 from datakit.builder import NativeRow
-from datakit.columns import Categorical
+from datakit.columns import Categorical, StringColumn
 from datakit.errors import Skip
 from datakit.formats.jsonl.rows import (
     AS_IS,
@@ -48,7 +48,7 @@ class Chunk:
     ``skips`` holds the records of dropped rows and the notes about kept ones, in line order.
     """
 
-    images: list[str]
+    images: list[str] | StringColumn
     labels: list[str | None] | Categorical
     prompts: list[str | None] | Categorical
     natives: list[NativeRow]

@@ -113,10 +113,11 @@ def byte_ranges(path: Path, parts: int) -> list[tuple[int, int | None]]:
 
 
 def _mapped(f: BinaryIO) -> mmap.mmap:
-    """The file's bytes mapped read-only, pages loaded at once where the OS can (Linux)."""
-    populate = getattr(mmap, "MAP_POPULATE", 0)
-    if populate and hasattr(mmap, "MAP_SHARED"):
-        return mmap.mmap(f.fileno(), 0, flags=mmap.MAP_SHARED | populate, prot=mmap.PROT_READ)
+    """The file's bytes mapped read-only.
+
+    Pages are not loaded up front (``MAP_POPULATE`` would make the whole file resident at once);
+    the pyarrow path reads the file piece by piece and gives each piece's pages back when done.
+    """
     return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
 
 
@@ -175,7 +176,7 @@ def _read_file(
         b.extend_rows(
             chunk.images, chunk.labels, chunk.prompts, chunk.natives,
             split=ctx.folder_split, source=ctx.default_source, origin=ctx.rel_file,
-            sources=chunk.sources, tags=chunk.tags, metadata=chunk.metadata,
+            sources=chunk.sources, tags=chunk.tags, metadata=chunk.metadata, json_exact=True,
         )  # fmt: skip
         rows += len(chunk.images) + len(chunk.skips)
         for sk in chunk.skips:
@@ -208,7 +209,7 @@ def read(
         classes: Declared class list; overrides the manifest's.
         strict: Raise :class:`~datakit.errors.FormatError` on the first bad row instead.
         workers: CPU cores for one large file; default: all. Files of 16 MiB or more are
-            parsed in pieces by pyarrow's multi-threaded JSON reader (all on one thread when
+            parsed in 8 MiB pieces by pyarrow's multi-threaded JSON reader (all on one thread when
             ``workers=1``) and checked column by column, with exactly the results of the
             line-by-line path; a file whose first piece pyarrow refuses (a line that is not
             JSON, say) is parsed with orjson, in ``workers`` processes over byte ranges when it

@@ -74,10 +74,21 @@ def native_row(ds: Dataset, i: int, folder: str) -> dict[str, Any]:
     return next(_native_rows(ds, [i], folder))
 
 
-def _native_rows(ds: Dataset, rows: list[int], folder: str) -> Iterator[dict[str, Any]]:
-    """Native rows for sample indices ``rows`` (columns are decoded once, not per row)."""
+def _native_rows(ds: Dataset, rows: list[int], folder: str, *, encoded: bool = False) -> Iterator[dict[str, Any]]:
+    """Native rows for sample indices ``rows`` (columns are decoded once per call, not per row).
+
+    ``encoded``: metadata comes as ``orjson.Fragment`` (its JSON text, for :func:`orjson.dumps`).
+    """
     cols = ds.columns
-    images, ids, tags, meta = cols.images, cols.ids, cols.tags, cols.metadata
+    shared = cols.ids is cols.images
+    images = cols.images.take(rows).tolist()
+    ids = images if shared else cols.ids.take(rows).tolist()
+    tags = cols.tags
+    if encoded:
+        fragment = orjson.Fragment
+        meta: list[Any] = [m if m is None or isinstance(m, dict) else fragment(m) for m in cols.metadata.encoded(rows)]
+    else:
+        meta = list(cols.metadata.take(rows))
     widths, heights = cols.widths, cols.heights
     label_t = [*cols.labels.values, None]
     prompt_t = [*cols.prompts.values, None]
@@ -91,7 +102,7 @@ def _native_rows(ds: Dataset, rows: list[int], folder: str) -> Iterator[dict[str
     pre = folder + "/" if folder else ""
     cut = len(pre)
     for k, i in enumerate(rows):
-        image = images[i]
+        image = images[k]
         rel = image[cut:] if pre and image.startswith(pre) else relpath_from(image, folder)
         row: dict[str, Any] = {"image": rel}
         label = label_t[label_c[i]]
@@ -104,12 +115,12 @@ def _native_rows(ds: Dataset, rows: list[int], folder: str) -> Iterator[dict[str
         source = source_t[source_c[i]] or "real"
         if source != default_source:
             row["source"] = source
-        if ids[i] is not image and ids[i] != image:
-            row["id"] = ids[i]
+        if not shared and ids[k] != image:
+            row["id"] = ids[k]
         if tags[i]:
             row["tags"] = list(tags[i])
-        if meta[i]:
-            row["metadata"] = meta[i]
+        if meta[k]:
+            row["metadata"] = meta[k]
         if sized[k]:
             row["width"], row["height"] = int(widths[i]), int(heights[i])
         if has_dets[k]:
@@ -144,53 +155,70 @@ def shard_name(target: str, k: int, n: int) -> str:
     return f"{stem}-{k:05d}-of-{n:05d}.jsonl"
 
 
-def _shard(groups: dict[str, list[int]], shards: int | None) -> dict[str, list[int]]:
+def _shard(groups: dict[str, np.ndarray], shards: int | None) -> dict[str, np.ndarray]:
     """Each annotation file's rows cut into ``shards`` contiguous files (empty ones left out)."""
     if shards is None:
         return groups
-    merged: dict[str, list[int]] = {}
+    merged: dict[str, list[np.ndarray]] = {}
     for target, rows in groups.items():  # shards of one file (a re-shard) gather again first
         m = _SHARD_RE.match(target)
-        merged.setdefault(f"{m['stem']}.jsonl" if m else target, []).extend(rows)
-    out: dict[str, list[int]] = {}
-    for target, rows in merged.items():
-        rows.sort()
+        merged.setdefault(f"{m['stem']}.jsonl" if m else target, []).append(rows)
+    out: dict[str, np.ndarray] = {}
+    for target, parts in merged.items():
+        rows = np.sort(np.concatenate(parts))
         step = -(-len(rows) // shards)
         for k in range(shards):
             part = rows[k * step : (k + 1) * step]
-            if part:
+            if len(part):
                 out[shard_name(target, k, shards)] = part
     return out
 
 
-def _group_rows(ds: Dataset, shards: int | None = None) -> dict[str, list[int]]:
+def _group_rows(ds: Dataset, shards: int | None = None) -> dict[str, np.ndarray]:
+    """Annotation file → the ascending indices of the samples written to it (int64 arrays).
+
+    Vectorised: rows are grouped by their (origin, split, source) codes with one stable sort, and
+    the target file is worked out once per distinct triple.
+    """
     cols = ds.columns
-    groups: dict[str, list[int]] = {}
     origins, splits, sources = cols.origins, cols.splits, cols.sources
-    cache: dict[tuple[int, int, int], str] = {}
-    for i, key in enumerate(zip(origins.codes.tolist(), splits.codes.tolist(), sources.codes.tolist(), strict=True)):
-        target = cache.get(key)
-        if target is None:
-            o, sp, so = key
-            target = cache[key] = _target_file(
-                origins.values[o] if o >= 0 else None,
-                splits.values[sp] if sp >= 0 else None,
-                sources.values[so] if so >= 0 else "real",
-            )
-        groups.setdefault(target, []).append(i)
+    n = len(ds)
+    if not n:
+        return {}
+    key = (origins.codes.astype(np.int64) + 1) * (len(splits.values) + 1)
+    key += splits.codes + 1
+    key *= len(sources.values) + 1
+    key += sources.codes + 1
+    uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.cumsum(np.bincount(inverse, minlength=len(uniq)))[:-1]
+    by_target: dict[str, list[np.ndarray]] = {}
+    for i0, rows in sorted(zip(first.tolist(), np.split(order, bounds), strict=True)):  # files in row order
+        o, sp, so = int(origins.codes[i0]), int(splits.codes[i0]), int(sources.codes[i0])
+        target = _target_file(
+            origins.values[o] if o >= 0 else None,
+            splits.values[sp] if sp >= 0 else None,
+            sources.values[so] if so >= 0 else "real",
+        )
+        by_target.setdefault(target, []).append(rows)
+    groups = {t: parts[0] if len(parts) == 1 else np.sort(np.concatenate(parts)) for t, parts in by_target.items()}
     return _shard(groups, shards)
 
 
-def _write_rows(ds: Dataset, rows: list[int], folder: str, f: Any) -> None:
+_WRITE_BATCH = 1024
+"""Rows serialised between two writes: orjson's ``bytes`` keep a 4 KiB allocation each, so a
+batch of 65,536 would hold 256 MiB."""
+
+
+def _write_rows(ds: Dataset, rows: np.ndarray, folder: str, f: Any) -> None:
+    """Write the native rows of samples ``rows`` to ``f``, a batch at a time (memory stays flat)."""
     dumps = orjson.dumps
-    buf = []
-    for row in _native_rows(ds, rows, folder):
-        buf.append(dumps(row, option=orjson.OPT_SERIALIZE_NUMPY))
-        if len(buf) >= 65536:
-            f.write(b"\n".join(buf) + b"\n")
-            buf.clear()
-    if buf:
-        f.write(b"\n".join(buf) + b"\n")
+    option = orjson.OPT_SERIALIZE_NUMPY
+    for a in range(0, len(rows), _WRITE_BATCH):
+        native = _native_rows(ds, rows[a : a + _WRITE_BATCH].tolist(), folder, encoded=True)
+        batch = [dumps(row, option=option) for row in native]
+        batch.append(b"")
+        f.write(b"\n".join(batch))
 
 
 def _manifest(ds: Dataset) -> bytes | None:

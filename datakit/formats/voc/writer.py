@@ -26,12 +26,14 @@ from datakit.formats.voc.layout import EXTRA, IMAGE_SETS, LABELS_FILE, SPLIT_TO_
 from datakit.formats.voc.reader import COORDS
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from datakit.dataset import Dataset
 
 _SPLIT_NAME = re.compile(r"^\w[\w.-]*$")
 
 
-def _unique_names(images: list[str]) -> list[str]:
+def _unique_names(images: Iterable[str]) -> list[str]:
     """A flat, unique file name per sample: the image's own name, then ``<stem>_2.<ext>``..."""
     used: set[str] = set()
     out = []
