@@ -5,13 +5,20 @@ B-frames, 25 fps) of 3,000 frames — a panning textured pitch with moving playe
 — generated once into ``benchmarks/_data/frames/``. Measured in one run, on the same file:
 
 * ``--every 30`` and ``--every 1``: datakit's CLI (a fresh process, start-up included) against
-  the **decode floor** (a bare PyAV loop over the same frames, ``to_ndarray`` + ``cv2.imencode``
-  JPEG q95 + a plain file write for the kept frames, in this process), **FiftyOne**
+  the **decode floor** (a bare PyAV loop over the same frames, one container with FFmpeg's frame
+  threads, datakit's own JPEG encoder at q95 + a plain file write for the kept frames, in this
+  process), **FiftyOne**
   (``fiftyone.utils.video.sample_video(frames=...)``, the call only, import excluded; it runs
   ``ffmpeg -vf select=eq(n,..)+...``), and an **ffmpeg** ``select`` command line writing the same
   frames (``-q:v 2``), both with the ``ffmpeg`` binary that ``imageio-ffmpeg`` ships.
 * ``--events`` with 50 timestamps spread over the file, against decoding just the GOPs that
   hold them (one seek per GOP, decode forward to its last event frame, encode those frames).
+* **Output quality.** ffmpeg's ``-q:v 2`` writes smaller, lower-quality JPEGs than datakit's q95,
+  so the times are also compared at matched quality: the mean PSNR of each tool's JPEGs against
+  the decoded source frames (every 150th frame), datakit at the lowest ``--quality`` whose PSNR
+  reaches ffmpeg ``-q:v 2``'s (and FiftyOne with ``-q:v 2``), and ffmpeg at its best quality
+  (``-q:v 1 -qmin 1``) against datakit q95. datakit with ``--decoders 1`` (one FFmpeg-threaded
+  decoder) shows what the decoder threads give.
 
 ``--quick`` limits ``--every 1`` to the first 600 frames (``--end 24``; ffmpeg stops there too,
 FiftyOne's select still reads the file to its end, as it does for its users).
@@ -28,6 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +137,36 @@ def timed(name: str, fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     return times[len(times) // 2], result
 
 
+@dataclass
+class Config:
+    """One measured command: ``run`` returns its result (or, ``self_timed``, the seconds it measured
+    itself); ``after`` reads what it wrote (sizes, PSNR), outside the timing, before the next run."""
+
+    name: str
+    run: Callable[[], Any]
+    after: Callable[[Any], None] | None = None
+    self_timed: bool = False
+    times: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        t = sorted(self.times)
+        return t[len(t) // 2] if t else float("nan")
+
+
+def round_robin(configs: list[Config], repeat: int) -> dict[str, float]:
+    """Median seconds of each config, run in turn ``repeat`` times (load drift hits all alike)."""
+    for _ in range(repeat):
+        for c in configs:
+            t0 = time.perf_counter()
+            result = c.run()
+            c.times.append(float(result) if c.self_timed else time.perf_counter() - t0)
+            log(f"{c.name}: {c.times[-1]:.2f} s")
+            if c.after is not None:
+                c.after(result)
+    return {c.name: c.median for c in configs}
+
+
 def fresh_dir(name: str) -> Path:
     return Path(tempfile.gettempdir()) / "datakit-bench-frames" / name
 
@@ -154,9 +192,10 @@ def run_datakit(video: Path, *args: str) -> dict:
 
 
 def floor(video: Path, kept: list[int]) -> int:
-    """Bare PyAV decode to the last kept frame; kept frames converted, JPEG-encoded, written."""
+    """Bare PyAV decode to the last kept frame; kept frames JPEG-encoded (datakit's encoder), written."""
     import av
-    import cv2
+
+    from datakit.video.encode import encode_frame
 
     out = fresh("floor")
     want, last, n = set(kept), max(kept), 0
@@ -165,8 +204,7 @@ def floor(video: Path, kept: list[int]) -> int:
         s.thread_type = "AUTO"
         for i, f in enumerate(c.decode(s)):
             if i in want:
-                buf = cv2.imencode(".jpg", f.to_ndarray(format="bgr24"), [cv2.IMWRITE_JPEG_QUALITY, QUALITY])[1]
-                (out / f"{i:06d}.jpg").write_bytes(buf.tobytes())
+                (out / f"{i:06d}.jpg").write_bytes(encode_frame(f, "jpg", QUALITY))
                 n += 1
             if i >= last:
                 break
@@ -176,9 +214,9 @@ def floor(video: Path, kept: list[int]) -> int:
 def gop_floor(video: Path, kept: list[int]) -> int:
     """Decode only the GOPs holding ``kept``: one seek per GOP, forward to its last kept frame."""
     import av
-    import cv2
 
     from datakit.video import probe
+    from datakit.video.encode import encode_frame
 
     ix = probe(video)
     out = fresh("gops")
@@ -195,20 +233,19 @@ def gop_floor(video: Path, kept: list[int]) -> int:
             for f in c.decode(s):
                 i = ix.index_of_pts(f.pts)
                 if i in want:
-                    buf = cv2.imencode(".jpg", f.to_ndarray(format="bgr24"), [cv2.IMWRITE_JPEG_QUALITY, QUALITY])[1]
-                    (out / f"{i:06d}.jpg").write_bytes(buf.tobytes())
+                    (out / f"{i:06d}.jpg").write_bytes(encode_frame(f, "jpg", QUALITY))
                     n += 1
                 if i is not None and i >= last:
                     break
     return n
 
 
-def run_ffmpeg(video: Path, every: int, frames: int | None = None) -> Path:
+def run_ffmpeg(video: Path, every: int, frames: int | None = None, quality: tuple[str, ...] = ("-q:v", "2")) -> Path:
     out = fresh("ffmpeg")
     import imageio_ffmpeg
 
     cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-i", str(video),
-           "-vf", f"select='not(mod(n\\,{every}))'", "-fps_mode", "passthrough", "-q:v", "2"]  # fmt: skip
+           "-vf", f"select='not(mod(n\\,{every}))'", "-fps_mode", "passthrough", *quality]  # fmt: skip
     if frames is not None:
         cmd += ["-frames:v", str(frames)]
     subprocess.run([*cmd, str(out / "%06d.jpg")], check=True)
@@ -254,6 +291,75 @@ def mean_kib(folder: Path) -> float:
     return sum(sizes) / len(sizes) / 1024 if sizes else float("nan")
 
 
+PSNR_EVERY = 150
+"""Frames whose JPEGs are compared with the decoded source (every 150th: 20 of 3,000)."""
+
+
+def reference_frames(video: Path, indices: list[int]) -> dict[int, Any]:
+    """``{index: (decoded av.VideoFrame, its exact luma)}``: the source the JPEGs are measured against.
+
+    The luma is the decoded Y plane itself, expanded from limited to full range in floating point
+    (JFIF's range): no RGB conversion in between, whose own rounding would favour encoders that
+    start from the same RGB.
+    """
+    import av
+    import numpy as np
+
+    want, refs = set(indices), {}
+    with av.open(str(video)) as c:
+        s = c.streams.video[0]
+        s.thread_type = "AUTO"
+        for i, f in enumerate(c.decode(s)):
+            if i in want:
+                p = f.planes[0]
+                y = np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, : p.width].astype(np.float64)
+                full = f.format.name == "yuvj420p" or f.color_range == 2
+                refs[i] = (f, y if full else (y - 16) * 255 / 219)
+            if i >= max(indices):
+                break
+    return refs
+
+
+def psnr(jpeg: bytes | Path, ref: Any) -> float:
+    """Luma PSNR (dB) of a JPEG against the source's exact luma (the JPEG's Y decoded, no RGB step)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    data = jpeg.read_bytes() if isinstance(jpeg, Path) else jpeg
+    im = Image.open(io.BytesIO(data))
+    im.draft("YCbCr", im.size)
+    if im.mode != "YCbCr":
+        raise RuntimeError(f"{jpeg if isinstance(jpeg, Path) else 'JPEG'}: not a YCbCr JPEG ({im.mode})")
+    mse = float(np.mean((np.asarray(im)[..., 0].astype(np.float64) - ref) ** 2))
+    return 10 * float(np.log10(255**2 / max(mse, 1e-12)))
+
+
+def psnr_dir(folder: Path, refs: dict[int, Any], first: int = 0) -> float:
+    """Mean PSNR of ``folder``'s JPEGs of the reference frames (named ``%06d.jpg`` from ``first``)."""
+    return sum(psnr(folder / f"{i + first:06d}.jpg", ref) for i, (_, ref) in refs.items()) / len(refs)
+
+
+def ffmpeg_sample_psnr(video: Path, refs: dict[int, Any], quality: tuple[str, ...]) -> float:
+    """Mean PSNR of ffmpeg's JPEGs of the reference frames (every ``PSNR_EVERY``-th; mjpeg is intra-only,
+    so a frame's JPEG is the same as in a full run)."""
+    out = run_ffmpeg(video, PSNR_EVERY, len(refs), quality)
+    return sum(psnr(out / f"{k + 1:06d}.jpg", ref) for k, (_, ref) in enumerate(refs.values())) / len(refs)
+
+
+def datakit_curve(refs: dict[int, Any], qualities: range, yuv: bool = True) -> dict[int, tuple[float, float]]:
+    """``{quality: (mean PSNR, mean KiB)}`` of datakit's encoder on the reference frames (``yuv=False``: its RGB path)."""
+    from datakit.video.encode import encode_frame
+
+    curve = {}
+    for q in qualities:
+        data = [encode_frame(f, "jpg", q, yuv=yuv) for f, _ in refs.values()]
+        curve[q] = (sum(psnr(d, ref) for d, (_, ref) in zip(data, refs.values(), strict=True)) / len(data),
+                    sum(map(len, data)) / len(data) / 1024)  # fmt: skip
+    return curve
+
+
 def same_frames(a: Path, b: Path, names_a: list[str], names_b: list[str]) -> float:
     """Largest mean absolute pixel difference over pairs of images (same frames: a few levels)."""
     import numpy as np
@@ -280,52 +386,99 @@ def main() -> None:
     n = ix.n_frames
     load0 = os.getloadavg()
     t_start = time.time()
-    rows, checks = [], {}
+    checks: dict[str, float] = {}
+    n1 = 600 if args.quick else n
+
+    # output quality: each encoder against the decoded source (ffmpeg's on the same frames, sampled) --------
+    refs = reference_frames(video, list(range(0, n1, PSNR_EVERY)))
+    curve = datakit_curve(refs, range(70, 100))
+    rgb95 = datakit_curve(refs, range(QUALITY, QUALITY + 1), yuv=False)[QUALITY]
+    best = ("-q:v", "1", "-qmin", "1")
+    dbs = {"ffmpeg": ffmpeg_sample_psnr(video, refs, ("-q:v", "2")), "ffmpeg_best": ffmpeg_sample_psnr(video, refs, best)}
+    # datakit at the lowest quality whose PSNR reaches ffmpeg -q:v 2's (never below it)
+    q_match = min((q for q, (db, _) in curve.items() if db >= dbs["ffmpeg"]), default=max(curve))
+    log(f"ffmpeg -q:v 2: {dbs['ffmpeg']:.2f} dB; datakit --quality {q_match}: {curve[q_match][0]:.2f} dB")
+    kib: dict[str, float] = {}
+    last: dict[str, Any] = {}
+
+    def keep(name: str, first: int = 0, dk: bool = False, where: str | None = None) -> Callable[[Any], None]:
+        def after(result: Any) -> None:
+            folder = Path(result["dir"]) if dk else result if isinstance(result, Path) else fresh_dir(where or name)
+            kib[name] = mean_kib(folder)
+            if len(list(folder.glob("*.jpg"))) >= n1:
+                dbs[name] = psnr_dir(folder, refs, first)
+            last[name] = result
+
+        return after
 
     # --every 30 -------------------------------------------------------------------------------
     kept30 = list(range(0, n, 30))
-    t_dk30, dk30 = timed("datakit every 30", lambda: run_datakit(video, "--every", "30"), args.repeat)
-    t_fl30, _ = timed("floor every 30", lambda: floor(video, kept30), args.repeat)
-    t_ff30, ff30 = timed("ffmpeg every 30", lambda: run_ffmpeg(video, 30), args.repeat)
-    fo30 = sorted(run_fiftyone(video, kept30) for _ in range(args.repeat))[args.repeat // 2]
-    log(f"FiftyOne every 30: {fo30:.2f} s")
-    assert dk30["samples"] == len(kept30) == len(list(ff30.glob("*.jpg")))
-    names = [f"{i:06d}.jpg" for i in kept30]
-    checks["every30_vs_ffmpeg"] = same_frames(
-        Path(dk30["dir"]), ff30, names[::25], [f"{k + 1:06d}.jpg" for k in range(0, len(kept30), 25)]
+    names30 = [f"{i:06d}.jpg" for i in kept30]
+
+    def check30(ff: Path) -> None:
+        checks["every30_vs_ffmpeg"] = same_frames(Path(last["dk30"]["dir"]), ff, names30[::25],
+                                                  [f"{k + 1:06d}.jpg" for k in range(0, len(kept30), 25)])  # fmt: skip
+        if len(list(ff.glob("*.jpg"))) != len(kept30):
+            raise RuntimeError("ffmpeg wrote another number of frames")
+
+    configs30 = [
+        Config("dk30", lambda: run_datakit(video, "--every", "30"), keep("dk30", dk=True)),
+        Config("ff30", lambda: run_ffmpeg(video, 30), check30),
+        Config("dk30m", lambda: run_datakit(video, "--every", "30", "--quality", str(q_match))),
+        Config("dk30s", lambda: run_datakit(video, "--every", "30", "--decoders", "1")),
+        Config("fl30", lambda: floor(video, kept30)),
+        Config("fo30", lambda: run_fiftyone(video, kept30), self_timed=True),
+        Config("fo30q", lambda: run_fiftyone(video, kept30, out_opts=["-q:v", "2"]), self_timed=True),
+    ]  # fmt: skip
+    t30 = round_robin(configs30, args.repeat)
+    rounds = {c.name: ", ".join(f"{t:.1f}" for t in c.times) for c in configs30}
+    dk30 = last["dk30"]
+    t_dk30, t_dk30m, t_dk30s, t_fl30, t_ff30, fo30, fo30q = (
+        t30[k] for k in ("dk30", "dk30m", "dk30s", "fl30", "ff30", "fo30", "fo30q")
     )
+    if dk30["samples"] != len(kept30):
+        raise RuntimeError(f"datakit wrote {dk30['samples']} frames, expected {len(kept30)}")
 
     # --every 1 --------------------------------------------------------------------------------
-    n1 = 600 if args.quick else n
     kept1 = list(range(n1))
     extra = ["--end", str(n1 / FPS)] if args.quick else []
-    t_dk1, dk1 = timed(
-        "datakit every 1", lambda: run_datakit(video, "--every", "1", "--max-frames", "0", *extra), args.repeat1
-    )
-    kib = {"datakit": mean_kib(Path(dk1["dir"]))}
-    q90 = ["--every", "1", "--max-frames", "0", "--quality", "90", *extra]
-    t_dk1q, dk1q = timed("datakit every 1 at quality 90", lambda: run_datakit(video, *q90), args.repeat1)
-    kib["datakit_q90"] = mean_kib(Path(dk1q["dir"]))
-    t_fl1, _ = timed("floor every 1", lambda: floor(video, kept1), args.repeat1)
-    kib["floor"] = mean_kib(fresh_dir("floor"))
-    t_ff1, ff1 = timed("ffmpeg every 1", lambda: run_ffmpeg(video, 1, n1 if args.quick else None), args.repeat1)
-    kib["ffmpeg"] = mean_kib(ff1)
-    # FiftyOne's select path builds eq(n,0)+eq(n,1)+...; FFmpeg 9 refuses such a filter for 600 frames,
-    # and FiftyOne then falls back to a reader needing ffprobe (not shipped): every frame goes through its
-    # all-frames path instead, on the full file only.
-    fo1 = med(lambda: run_fiftyone(video, kept1, every_frame=True), args.repeat1) if not args.quick else float("nan")
-    kib["fiftyone"] = mean_kib(fresh_dir("fiftyone"))
-    log(f"FiftyOne every 1: {fo1:.2f} s")
-    fo1q = (
-        med(lambda: run_fiftyone(video, kept1, every_frame=True, out_opts=["-q:v", "2"]), args.repeat1)
-        if not args.quick
-        else float("nan")
-    )
-    kib["fiftyone_q2"] = mean_kib(fresh_dir("fiftyone"))
-    log(f"FiftyOne every 1 at -q:v 2: {fo1q:.2f} s")
-    assert dk1["samples"] == n1 == len(list(ff1.glob("*.jpg")))
-    checks["every1_vs_ffmpeg"] = same_frames(Path(dk1["dir"]), ff1, [f"{i:06d}.jpg" for i in (0, n1 // 2, n1 - 1)],
-                                             [f"{i + 1:06d}.jpg" for i in (0, n1 // 2, n1 - 1)])  # fmt: skip
+    every1 = ["--every", "1", "--max-frames", "0", *extra]
+    cap = n1 if args.quick else None
+
+    def check1(ff: Path) -> None:
+        keep("ffmpeg", first=1)(ff)
+        checks["every1_vs_ffmpeg"] = same_frames(Path(last["datakit"]["dir"]), ff,
+                                                 [f"{i:06d}.jpg" for i in (0, n1 // 2, n1 - 1)],
+                                                 [f"{i + 1:06d}.jpg" for i in (0, n1 // 2, n1 - 1)])  # fmt: skip
+
+    configs1 = [
+        Config("datakit", lambda: run_datakit(video, *every1), keep("datakit", dk=True)),
+        Config("ffmpeg", lambda: run_ffmpeg(video, 1, cap), check1),
+        Config("datakit_match", lambda: run_datakit(video, *every1, "--quality", str(q_match)), keep("datakit_match", dk=True)),
+        Config("ffmpeg_best", lambda: run_ffmpeg(video, 1, cap, best), keep("ffmpeg_best", first=1)),
+        Config("datakit_d1", lambda: run_datakit(video, *every1, "--decoders", "1")),
+        Config("datakit_q90", lambda: run_datakit(video, *every1, "--quality", "90"), keep("datakit_q90", dk=True)),
+        Config("floor", lambda: floor(video, kept1), keep("floor")),
+    ]  # fmt: skip
+    if not args.quick:
+        # FiftyOne's select path builds eq(n,0)+eq(n,1)+...; FFmpeg 9 refuses such a filter for 600 frames,
+        # and FiftyOne then falls back to a reader needing ffprobe (not shipped): every frame goes through
+        # its all-frames path instead, on the full file only.
+        configs1 += [
+            Config("fiftyone", lambda: run_fiftyone(video, kept1, every_frame=True), keep("fiftyone", first=1), True),
+            Config("fiftyone_q2", lambda: run_fiftyone(video, kept1, every_frame=True, out_opts=["-q:v", "2"]),
+                   keep("fiftyone_q2", first=1, where="fiftyone"), True),
+        ]  # fmt: skip
+    t1 = round_robin(configs1, args.repeat1)
+    rounds.update({c.name: ", ".join(f"{t:.1f}" for t in c.times) for c in configs1})
+    for k in ("fiftyone", "fiftyone_q2"):
+        t1.setdefault(k, float("nan"))
+    t_dk1, t_dk1m, t_dk1s, t_dk1q, t_fl1, t_ff1, t_ff1b, fo1, fo1q = (
+        t1[k] for k in ("datakit", "datakit_match", "datakit_d1", "datakit_q90", "floor", "ffmpeg", "ffmpeg_best",
+                        "fiftyone", "fiftyone_q2")
+    )  # fmt: skip
+    if last["datakit"]["samples"] != n1:
+        raise RuntimeError(f"datakit wrote {last['datakit']['samples']} frames, expected {n1}")
 
     # --events: 50 timestamps ----------------------------------------------------------------------
     dur = ix.duration_s
@@ -335,10 +488,15 @@ def main() -> None:
         json.dumps([{"label": "PASS" if k % 2 else "DRIVE", "position": int(t * 1000)} for k, t in enumerate(times)])
     )
     kept_ev = sorted({ix.frame_at(t) for t in times})
-    t_dkev, dkev = timed("datakit events", lambda: run_datakit(video, "--events", str(ev_path)), args.repeat)
-    t_gop, _ = timed("GOP floor events", lambda: gop_floor(video, kept_ev), args.repeat)
-    t_flev, _ = timed("floor events", lambda: floor(video, kept_ev), 1)
-    assert dkev["samples"] == len(kept_ev)
+    tev = round_robin([
+        Config("dkev", lambda: run_datakit(video, "--events", str(ev_path)), lambda r: last.update(dkev=r)),
+        Config("gop", lambda: gop_floor(video, kept_ev)),
+    ], args.repeat)  # fmt: skip
+    t_dkev, t_gop = tev["dkev"], tev["gop"]
+    t_flev = round_robin([Config("flev", lambda: floor(video, kept_ev))], 1)["flev"]
+    dkev = last["dkev"]
+    if dkev["samples"] != len(kept_ev):
+        raise RuntimeError(f"datakit wrote {dkev['samples']} event frames, expected {len(kept_ev)}")
     elapsed = time.time() - t_start
     load1 = os.getloadavg()
 
@@ -348,13 +506,25 @@ def main() -> None:
         [f"--every 1{' (first 600)' if args.quick else ''}", n1, t_dk1, t_fl1, f"{r1:.2f}×", fo1, f"{fo1 / t_dk1:.2f}×", t_ff1, f"{t_ff1 / t_dk1:.2f}×"],
     ]  # fmt: skip
     q_rows = [
-        [f"datakit --every 1 (JPEG q{QUALITY})", t_dk1, kib["datakit"], 1.0],
-        ["datakit --every 1 --quality 90", t_dk1q, kib["datakit_q90"], t_dk1q / t_dk1],
-        [f"decode floor (cv2 JPEG q{QUALITY})", t_fl1, kib["floor"], t_fl1 / t_dk1],
-        ["ffmpeg `-q:v 2`", t_ff1, kib["ffmpeg"], t_ff1 / t_dk1],
-        ["FiftyOne sample_video, its default JPEG quality", fo1, kib["fiftyone"], fo1 / t_dk1],
-        ["FiftyOne sample_video, `out_opts=['-q:v', '2']`", fo1q, kib["fiftyone_q2"], fo1q / t_dk1],
-    ]
+        [f"datakit --every 1 (JPEG q{QUALITY})", t_dk1, kib["datakit"], dbs["datakit"], 1.0],
+        [f"datakit --every 1 --quality {q_match} (PSNR matched to ffmpeg `-q:v 2`)", t_dk1m, kib["datakit_match"], dbs["datakit_match"], t_dk1m / t_dk1],
+        ["datakit --every 1 --quality 90", t_dk1q, kib["datakit_q90"], dbs["datakit_q90"], t_dk1q / t_dk1],
+        [f"datakit --every 1 --decoders 1 (q{QUALITY})", t_dk1s, kib["datakit"], dbs["datakit"], t_dk1s / t_dk1],
+        [f"decode floor (datakit's JPEG encoder, q{QUALITY})", t_fl1, kib["floor"], dbs.get("floor", float("nan")), t_fl1 / t_dk1],
+        ["ffmpeg `-q:v 2`", t_ff1, kib["ffmpeg"], dbs["ffmpeg"], t_ff1 / t_dk1],
+        ["ffmpeg `-q:v 1 -qmin 1` (its best)", t_ff1b, kib["ffmpeg_best"], dbs["ffmpeg_best"], t_ff1b / t_dk1],
+        ["FiftyOne sample_video, its default JPEG quality", fo1, kib.get("fiftyone", float("nan")), dbs.get("fiftyone", float("nan")), fo1 / t_dk1],
+        ["FiftyOne sample_video, `out_opts=['-q:v', '2']`", fo1q, kib.get("fiftyone_q2", float("nan")), dbs.get("fiftyone_q2", float("nan")), fo1q / t_dk1],
+    ]  # fmt: skip
+    curve_rows = [[q, curve[q][0], curve[q][1]] for q in (70, 75, 80, 85, 90, 95, 99) if q in curve]
+    if q_match not in (70, 75, 80, 85, 90, 95, 99):
+        curve_rows = sorted([*curve_rows, [q_match, *curve[q_match]]])
+    # matched-quality verdicts (both sides at the same PSNR, or datakit's higher)
+    m_ff = t_ff1 / t_dk1m
+    m_ff30 = t_ff30 / t_dk30m
+    m_fo = fo1q / t_dk1m
+    m_fo30 = fo30q / t_dk30m
+    best_vs_95 = t_ff1b / t_dk1
     ev_rows = [
         [
             "datakit --events (50 timestamps)",
@@ -366,37 +536,68 @@ def main() -> None:
         ["decode just the GOPs holding them (PyAV)", len(kept_ev), t_gop, "", ""],
         ["decode from the start to the last event (PyAV)", len(kept_ev), t_flev, "", ""],
     ]
+    dec_rows = [
+        ["--every 30", t_dk30s, t_dk30, f"{t_dk30s / t_dk30:.2f}×", rounds["dk30s"], rounds["dk30"]],
+        ["--every 1", t_dk1s, t_dk1, f"{t_dk1s / t_dk1:.2f}×", rounds["datakit_d1"], rounds["datakit"]],
+    ]
+    spread = "; ".join(f"{label} {rounds[k]}" for k, label in [
+        ("dk30", "datakit"), ("dk30m", f"datakit q{q_match}"), ("dk30s", "datakit --decoders 1"), ("fl30", "floor"),
+        ("ff30", "ffmpeg"), ("fo30", "FiftyOne"), ("fo30q", "FiftyOne -q:v 2")])  # fmt: skip
     ok = lambda b: "met" if b else "NOT met"  # noqa: E731
+    cores = len(os.sched_getaffinity(0))
     body = f"""## Frames: `datakit extract-frames` (`benchmarks/bench_frames.py{" --quick" if args.quick else ""}`)
 
 Machine: {machine()}
-Versions: {versions("datakit", "av", "opencv-python-headless", "fiftyone", "imageio-ffmpeg", "numpy")}
+Versions: {versions("datakit", "av", "simplejpeg", "opencv-python-headless", "fiftyone", "imageio-ffmpeg", "numpy")}
 Input: {video.name}: {W}×{H} H.264 (x264 superfast, CRF 23, keyframe every {GOP}, B-frames), {n} frames at {FPS} fps,
 {video.stat().st_size / 2**20:.0f} MiB. JPEG quality {QUALITY} for datakit and the floor, `-q:v 2` for ffmpeg, FiftyOne's
-default. datakit: the CLI in a fresh process (start-up, probing and the JSONL included); floor: a bare PyAV loop
-decoding to the last kept frame, `to_ndarray` + `cv2.imencode` + a plain write of the kept frames; FiftyOne:
+default, unless a row says otherwise. datakit: the CLI in a fresh process (start-up, probing and the JSONL included),
+{cores} decoder threads (one per core, each its own container and a keyframe-aligned share of the frames), JPEGs
+encoded straight from the YUV planes (simplejpeg, limited range expanded by a LUT); floor: a bare PyAV loop (one
+container, FFmpeg's frame threads) decoding to the last kept frame, datakit's JPEG encoder + a plain write of the kept
+frames; FiftyOne:
 `fiftyone.utils.video.sample_video` (the call, import excluded): with `frames=[...]` at every 30 (it runs
 `ffmpeg -vf select=eq(n,…)+…`), with no frames at every 1 (its all-frames path, `ffmpeg -i V %06d.jpg`: its select
 expression for thousands of frames is refused by FFmpeg 9, and its fallback reader needs `ffprobe`, which
 imageio-ffmpeg does not ship); FiftyOne passes `-vsync 0`, removed in FFmpeg 7, so a shim on its PATH spells it
 `-fps_mode passthrough`. ffmpeg: `ffmpeg -i V -vf "select='not(mod(n,N))'" -fps_mode passthrough -q:v 2 %06d.jpg` with imageio-ffmpeg's
-binary. Median of {args.repeat} runs (--every 1: {args.repeat1}). Same frames: largest mean absolute difference between
+binary. Median of {args.repeat} runs (--every 1: {args.repeat1}), the commands of each selection run in turn, so that
+the load of other jobs drifts over all of them alike. Same frames: largest mean absolute difference between
 datakit's and ffmpeg's JPEGs of the same frame {max(checks.values()):.2f} levels (different JPEG encoders; a
-neighbouring frame differs by far more). Shared 2-core VM, load average {load0[0]:.1f} at start, {load1[0]:.1f} at
-end: absolute times move with other jobs. Total {elapsed:.0f} s.
+neighbouring frame differs by far more). PSNR: luma, mean over {len(refs)} frames (every {PSNR_EVERY}th) of each tool's
+JPEG (its Y decoded directly) against the decoded source's Y plane, range-expanded in floating point (an RGB step in
+between adds its own rounding: datakit's RGB path, `to_ndarray("bgr24")` + `cv2.imencode`, scores {rgb95[0]:.2f} dB at
+q{QUALITY} ({rgb95[1]:.0f} KiB) here, against {curve[QUALITY][0]:.2f} dB for the YUV path). Shared {cores}-core VM, load average {load0[0]:.1f} at start,
+{load1[0]:.1f} at end: absolute times move with other jobs. Total {elapsed:.0f} s.
 
 {table(["selection", "frames", "datakit s", "floor s", "datakit / floor", "FiftyOne s", "FiftyOne / datakit", "ffmpeg s", "ffmpeg / datakit"], rows)}
 
 `--every 1` by output quality (mean JPEG size of the {n1} frames; FiftyOne's default is FFmpeg's low default quality):
 
-{table(["tool", "s", "mean JPEG KiB", "time / datakit"], q_rows)}
+{table(["tool", "s", "mean JPEG KiB", "luma PSNR dB", "time / datakit"], q_rows)}
+
+datakit's encoder by `--quality` (the {len(refs)} PSNR frames, in process): ffmpeg `-q:v 2` is {dbs["ffmpeg"]:.2f} dB,
+so `--quality {q_match}` ({curve[q_match][0]:.2f} dB) is the lowest datakit quality at or above it; ffmpeg's best,
+`-q:v 1 -qmin 1`, is {dbs["ffmpeg_best"]:.2f} dB against datakit q{QUALITY}'s {dbs["datakit"]:.2f} dB.
+
+{table(["--quality", "luma PSNR dB", "mean KiB"], curve_rows)}
+
+At matched quality (`--quality {q_match}` against `-q:v 2`):
+
+{table(["selection", "datakit s", "ffmpeg -q:v 2 s", "ffmpeg / datakit", "FiftyOne -q:v 2 s", "FiftyOne / datakit"], [["--every 30", t_dk30m, t_ff30, f"{m_ff30:.2f}×", fo30q, f"{m_fo30:.2f}×"], [f"--every 1{' (first 600)' if args.quick else ''}", t_dk1m, t_ff1, f"{m_ff:.2f}×", fo1q, f"{m_fo:.2f}×"]])}
+
+Decoder threads (`--decoders 1`: one container with FFmpeg's frame threads and two encoder threads):
+
+{table(["selection", "--decoders 1 s", f"default ({cores}) s", "speed-up", "--decoders 1 rounds (s)", "default rounds (s)"], dec_rows)}
+
+Every round of `--every 30` (seconds, in run order; the spread is the shared machine): {spread}.
 
 {table(["events run", "frames", "s", "seeks", "frames decoded"], ev_rows)}
 
 Targets:
 - `--every 30` within 1.25× of the decode floor: **{ok(r30 <= 1.25)}** ({r30:.2f}×); `--every 1`: **{ok(r1 <= 1.25)}** ({r1:.2f}×)
-- ≥ 2× faster than FiftyOne: **{ok(fo30 / t_dk30 >= 2 and fo1 / t_dk1 >= 2)}** ({fo30 / t_dk30:.2f}× at every 30, {fo1 / t_dk1:.2f}× at every 1 against its default quality, {fo1q / t_dk1q:.2f}× with both near 90: FiftyOne `-q:v 2` against datakit `--quality 90`)
-- no slower than ffmpeg `select`: **{ok(t_ff30 >= t_dk30 and t_ff1 >= t_dk1)}** ({t_ff30 / t_dk30:.2f}× and {t_ff1 / t_dk1:.2f}×)
+- ≥ 2× faster than FiftyOne, as configured (datakit q{QUALITY} against FiftyOne's default quality): **{ok(fo30 / t_dk30 >= 2 and fo1 / t_dk1 >= 2)}** ({fo30 / t_dk30:.2f}× at every 30, {fo1 / t_dk1:.2f}× at every 1); at matched quality (datakit `--quality {q_match}` against FiftyOne `-q:v 2`): **{ok(m_fo30 >= 2 and m_fo >= 2)}** ({m_fo30:.2f}× and {m_fo:.2f}×)
+- no slower than ffmpeg `select`, as configured (datakit q{QUALITY}, {dbs["datakit"]:.1f} dB, against `-q:v 2`, {dbs["ffmpeg"]:.1f} dB): **{ok(t_ff30 >= t_dk30 and t_ff1 >= t_dk1)}** ({t_ff30 / t_dk30:.2f}× and {t_ff1 / t_dk1:.2f}×); at matched quality (`--quality {q_match}` against `-q:v 2`): **{ok(m_ff30 >= 1 and m_ff >= 1)}** ({m_ff30:.2f}× and {m_ff:.2f}×); datakit q{QUALITY} against ffmpeg's best quality `-q:v 1 -qmin 1` ({dbs["ffmpeg_best"]:.1f} dB) at every 1: **{ok(best_vs_95 >= 1)}** ({best_vs_95:.2f}×)
 - `--events` (50 timestamps) ≤ 1.1× decoding just their GOPs: **{ok(rev <= 1.1)}** ({t_dkev:.2f} s vs {t_gop:.2f} s: {rev:.2f}×)
 """
     write_section("frames", body)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from datakit.commands._common import add_common, add_scheduler, emit, format_skips
@@ -42,6 +43,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quality", type=int, default=95, help="JPEG quality 1-100 (default 95)")
     p.add_argument("--lenient", action="store_true", help="count bad videos, late events, undecodable frames as skips")
     p.add_argument("--workers", type=int, default=1, help="videos decoded at once, one process each (default 1)")
+    p.add_argument(
+        "--decoders", type=int,
+        help="decoder threads per video, each taking a keyframe-aligned share of its frames "
+        "(default: CPU cores / videos decoded at once; 1: one FFmpeg-threaded decoder; --skip-similar uses 1)",
+    )  # fmt: skip
     add_scheduler(p)
     add_common(p, out=True, out_required=True)
     p.set_defaults(func=run)
@@ -62,6 +68,19 @@ def run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     if args.workers < 1:
         raise CommandError(f"--workers must be at least 1, got {args.workers}")
+    if args.decoders is not None and args.decoders < 1:
+        raise CommandError(f"--decoders must be at least 1, got {args.decoders}")
+    from datakit.video.extract import decoder_threads
+
+    scheduler = args.scheduler or os.environ.get("DATAKIT_SCHEDULER") or ""
+    if args.decoders:
+        decoders = args.decoders
+    elif scheduler.startswith("local:") and scheduler[6:].isdigit():  # N loopback workers share the cores
+        decoders = max(1, decoder_threads() // max(1, int(scheduler[6:])))
+    elif scheduler:
+        decoders = 0  # a remote worker counts its own cores
+    else:
+        decoders = max(1, decoder_threads() // min(args.workers, len(args.videos)))
     from datakit.parallel import executor, ordered_map
 
     try:
@@ -70,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         with executor(min(args.workers, len(args.videos)), args.scheduler) as ex:
             report = extract_frames(
                 args.videos, args.out, selection, split=args.split, image_format=args.format,
-                quality=args.quality, half=args.half, lenient=args.lenient,
+                quality=args.quality, half=args.half, lenient=args.lenient, decoders=decoders,
                 progress=sys.stderr.isatty() and not args.json and ex is None,
                 mapper=lambda fn, tasks: ordered_map(ex, fn, tasks),
             )  # fmt: skip

@@ -2,20 +2,31 @@
 
 Decoding is PyAV's (FFmpeg through its C API): packets are demuxed once for the frame index
 (:mod:`datakit.video.index`), each run of wanted frames is reached by one keyframe seek, and
-frames are decoded forward with FFmpeg's frame threads; only kept frames are converted to
-pixels. OpenCV's ``VideoCapture`` was measured beside it (1080p H.264, 300 frames): ``grab()``
-decodes at about the same speed, but it converts every ``read()`` frame, gives no packet
-timestamps, and its ``CAP_PROP_POS_FRAMES`` seek is inexact on variable-frame-rate files, so
-frame indices could not be exact. Kept frames are encoded with OpenCV's libjpeg-turbo
-(``cv2.imencode``: 6.5 ms per 1080p JPEG here against Pillow's 7.8 ms) on writer threads,
-overlapped with decoding.
+frames are decoded forward; only kept frames are converted to pixels. OpenCV's
+``VideoCapture`` was measured beside it (1080p H.264, 300 frames): ``grab()`` decodes at about
+the same speed, but it converts every ``read()`` frame, gives no packet timestamps, and its
+``CAP_PROP_POS_FRAMES`` seek is inexact on variable-frame-rate files, so frame indices could not
+be exact.
+
+**Decoder threads.** The wanted frames are cut at keyframes into chunks of about equal work
+(:func:`~datakit.video.plan.split_runs`, :data:`CHUNKS_PER_THREAD` per thread); ``decoders``
+threads, each with its own container and a single-threaded decoder, take the chunks in frame
+order and seek to each chunk's keyframe. PyAV releases the GIL while decoding, so on 1080p H.264
+(quiet 2-core VM) two such threads decoded the file in 4.2 s where one container with FFmpeg's
+frame threads took 5.4 s. Each thread also encodes its kept frames
+(:func:`~datakit.video.encode.encode_frame`: JPEG straight from the YUV planes, which releases
+the GIL too). ``--skip-similar`` compares each frame with the last kept one, so it runs on one
+thread (one container with FFmpeg's frame threads and a pool of encoder threads), as does
+``decoders=1``. Both ways give byte-identical images and the same journal.
 
 Every decision (kept, or skipped as similar) is appended to a journal
 ``<out>/.datakit-frames/<key>.jsonl`` after its image is in place (images are written
-atomically). A rerun reads the journal and decodes only the frames still missing; an image
-written just before a ``kill -9`` but not journaled is rewritten under the same name, so no
-frame is ever duplicated. :func:`extract_video` is a pure function of a picklable
-:class:`VideoTask`: one task per video, ready for a process pool.
+atomically), in frame order also with several decoder threads: the journaling thread holds back
+the lines of later chunks until the earlier ones are complete (a ``kill -9`` then costs at most
+about one chunk per thread of rewritten images). A rerun reads the journal and decodes only
+the frames still missing; an image written just before a ``kill -9`` but not journaled is
+rewritten under the same name, so no frame is ever duplicated. :func:`extract_video` is a pure
+function of a picklable :class:`VideoTask`: one task per video, ready for a process pool.
 """
 
 from __future__ import annotations
@@ -23,7 +34,9 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
-from collections.abc import Callable, Iterator
+import queue
+import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,8 +47,10 @@ import orjson
 
 from datakit.atomic import atomic_write_bytes
 from datakit.errors import FormatError, Skip
+from datakit.video.decode import disposable_skipper, frames_from
+from datakit.video.encode import encode_frame
 from datakit.video.index import VideoIndex
-from datakit.video.plan import FramePlan, Selection, seek_runs
+from datakit.video.plan import FramePlan, Selection, seek_runs, split_runs
 
 JOURNAL_DIR = ".datakit-frames"
 """Hidden folder under the dataset root holding one journal per video."""
@@ -65,7 +80,9 @@ class VideoTask:
         quality: JPEG quality (1–100).
         lenient: Count frames that do not decode (a truncated file) instead of failing.
         progress: Show a tqdm bar.
-        writers: Encoder/writer threads (``0``: encode on the decoding thread).
+        writers: Encoder/writer threads of the one-thread decoder (``0``: encode on the decoding thread).
+        decoders: Decoder threads for this video (``0``: one per CPU core; ``1``: one container
+            with FFmpeg's frame threads). ``skip_similar`` always uses one.
 
     """
 
@@ -82,6 +99,7 @@ class VideoTask:
     lenient: bool = False
     progress: bool = False
     writers: int = 2
+    decoders: int = 0
 
     @property
     def folder(self) -> str:
@@ -194,16 +212,24 @@ def _grey(thumb: np.ndarray) -> np.ndarray:
     return thumb[..., 0] * 0.299 + thumb[..., 1] * 0.587 + thumb[..., 2] * 0.114
 
 
-def _encode_write(path: Path, bgr: np.ndarray, fmt: str, quality: int) -> None:
-    import cv2
+def _encode_write(path: Path, frame: Any, fmt: str, quality: int) -> None:
+    atomic_write_bytes(path, encode_frame(frame, fmt, quality))
 
-    if fmt == "png":
-        ok, buf = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 1])
-    else:
-        ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
-    if not ok:  # pragma: no cover - OpenCV refuses only impossible arrays
-        raise OSError(f"could not encode {path}")
-    atomic_write_bytes(path, buf.tobytes())
+
+def decoder_threads(requested: int = 0) -> int:
+    """Decoder threads for ``requested`` (``0``: the CPU cores this process may use).
+
+    Examples:
+        >>> decoder_threads(3), decoder_threads(0) >= 1
+        (3, True)
+
+    """
+    if requested > 0:
+        return requested
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _frame_row(task: VideoTask, i: int, image: str) -> dict[str, Any]:
@@ -284,7 +310,9 @@ def extract_video(task: VideoTask) -> VideoResult:
     folder.mkdir(parents=True, exist_ok=True)
     journal = _open_journal(jpath, header, fresh=old_header is None)
     try:
-        _decode(task, todo, kept, last_hash, journal, result)
+        threads_n = 1 if task.selection.skip_similar is not None else decoder_threads(task.decoders)
+        if threads_n < 2 or not _decode_split(task, todo, threads_n, kept, journal, result):
+            _decode(task, todo, kept, last_hash, journal, result)
         journal.write(orjson.dumps({"done": True}) + b"\n")
         journal.flush()
         os.fsync(journal.fileno())
@@ -303,62 +331,6 @@ def _check_header(jpath: Path, old: dict[str, Any], new: dict[str, Any]) -> None
         if old.get(k) != new[k]:
             raise FormatError(jpath, None, f"frames of this video were extracted with other {k} "
                               f"({old.get(k)!r}); rerun with the same options or use another --out")  # fmt: skip
-
-
-def _decoded(container: Any, stream: Any, skip: Callable[[Any], bool] | None) -> Iterator[Any]:
-    """Frames of ``stream`` from the current position; packets ``skip`` accepts are not decoded."""
-    for packet in container.demux(stream):
-        if skip is not None and packet.size and skip(packet):
-            continue
-        yield from packet.decode()
-
-
-def _frames_from(
-    container: Any, stream: Any, ix: VideoIndex, k: int, first: int, result: VideoResult, skip: Any
-) -> Iterator[tuple[int, Any]]:
-    """``(index, frame)`` from keyframe ``k`` on (after the caller's seek); frames before ``k`` are dropped.
-
-    A seek that lands past ``first`` (an inexact container index) falls back to decoding from
-    the start of the file.
-    """
-    if not ix.exact:  # frames counted in decode order from the start (no seek was made)
-        for count, frame in enumerate(_decoded(container, stream, None)):
-            yield count, frame
-        return
-    started = False
-    for frame in _decoded(container, stream, skip):
-        i = ix.index_of_pts(frame.pts)
-        if i is None or i < k:
-            continue  # a leading frame of an open GOP, before the keyframe sought
-        if not started and i > first and k > 0:
-            container.seek(int(ix.pts[0]), stream=stream, backward=True, any_frame=False)
-            result.seeks += 1
-            yield from _frames_from(container, stream, ix, 0, first, result, skip)
-            return
-        started = True
-        yield i, frame
-
-
-def _skipper(stream: Any, ix: VideoIndex, wanted: np.ndarray, result: VideoResult) -> Callable[[Any], bool] | None:
-    """A test for packets that need no decoding: H.264 disposable frames that are not wanted."""
-    from datakit.video.h264 import is_disposable, nal_length_size
-
-    if stream.codec_context.name != "h264" or not ix.exact:
-        return None
-    size = nal_length_size(stream.codec_context.extradata)
-    if size is None:
-        return None
-    wanted_pts = set(ix.pts[wanted].tolist())
-
-    def skip(packet: Any) -> bool:
-        if packet.pts is None or packet.pts in wanted_pts or packet.is_keyframe:
-            return False
-        if is_disposable(memoryview(packet), size):
-            result.not_decoded += 1
-            return True
-        return False
-
-    return skip
 
 
 def _decode(
@@ -405,7 +377,7 @@ def _decode(
     with ThreadPoolExecutor(max(1, task.writers)) as pool, container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        skip = _skipper(stream, ix, todo, result)
+        skip = disposable_skipper(stream, ix, todo, result)
         decoded_any = False
         for k, frames in seek_runs(ix, todo):
             want = set(frames.tolist())
@@ -415,7 +387,7 @@ def _decode(
                 result.seeks += 1
             decoded_any = True
             try:
-                for i, frame in _frames_from(container, stream, ix, k, int(frames[0]), result, skip):
+                for i, frame in frames_from(container, stream, ix, k, int(frames[0]), result, skip):
                     result.decoded += 1
                     thumb = None
                     if similar is not None:
@@ -437,11 +409,10 @@ def _decode(
                             if h is not None:
                                 last_hash, cut = h, False
                             rel = f"{task.folder}/{i:06d}.{ext}"
-                            bgr = frame.to_ndarray(format="bgr24")
                             if task.writers > 0:
-                                fut = pool.submit(_encode_write, Path(task.out) / rel, bgr, ext, task.quality)
+                                fut = pool.submit(_encode_write, Path(task.out) / rel, frame, ext, task.quality)
                             else:
-                                _encode_write(Path(task.out) / rel, bgr, ext, task.quality)
+                                _encode_write(Path(task.out) / rel, frame, ext, task.quality)
                                 fut = _DONE
                             line = {"i": i, "kept": True, "image": rel, "hash": h, "row": _frame_row(task, i, rel)}
                             pending.append((i, fut, line))
@@ -454,9 +425,170 @@ def _decode(
         settle(True)
     if bar is not None:
         bar.close()
+    _check_missing(task, todo, got, result)
+
+
+def _check_missing(task: VideoTask, todo: np.ndarray, got: set[int], result: VideoResult) -> None:
     missing = [i for i in todo.tolist() if i not in got]
     if missing:
         reason = f"{len(missing)} planned frames did not decode (from frame {missing[0]}): file truncated or corrupt"
         if not task.lenient:
             raise FormatError(task.video, f"frame {missing[0]}", reason)
         result.skips.append(Skip(task.video, f"frame {missing[0]}", reason))
+
+
+def _decode_chunks(task: VideoTask, chunks: list[np.ndarray], take: Callable[[], int | None],
+                   stop: threading.Event, put: Callable[[tuple[str, int, Any]], None],
+                   counts: VideoResult) -> None:  # fmt: skip
+    """One decoder thread: its own container; takes chunks in order, writes each kept frame."""
+    import av
+
+    ix = task.index
+    ext = "png" if task.image_format == "png" else "jpg"
+    try:
+        container = av.open(task.video)
+    except av.error.FFmpegError as e:
+        raise FormatError(task.video, None, f"not a readable video ({e})") from None
+    with container:
+        stream = container.streams.video[0]
+        stream.codec_context.thread_count = 1  # the parallelism is the threads; FFmpeg's frame threads cost more here
+        skip = disposable_skipper(stream, ix, np.concatenate(chunks), counts)
+        started = False
+        while (j := take()) is not None:
+            for k, run in seek_runs(ix, chunks[j]):
+                want, last = set(run.tolist()), int(run[-1])
+                if started or k > 0:
+                    container.seek(int(ix.pts[k]), stream=stream, backward=True, any_frame=False)
+                    counts.seeks += 1
+                started = True
+                try:
+                    for i, frame in frames_from(container, stream, ix, k, int(run[0]), counts, skip):
+                        if stop.is_set():
+                            return
+                        counts.decoded += 1
+                        if i in want:
+                            rel = f"{task.folder}/{i:06d}.{ext}"
+                            _encode_write(Path(task.out) / rel, frame, ext, task.quality)
+                            put(("line", j, {"i": i, "kept": True, "image": rel, "hash": None,
+                                             "row": _frame_row(task, i, rel)}))  # fmt: skip
+                        if i >= last:
+                            break
+                except av.error.FFmpegError:
+                    pass  # corrupt or truncated data: the frames not reached are reported by the caller
+            put(("chunk", j, None))
+
+
+CHUNKS_PER_THREAD = 4
+"""Chunks of work per decoder thread: threads take them in frame order and run at most one chunk
+per other thread ahead of the chunk being journaled (the journal is in frame order)."""
+
+
+def _decode_split(
+    task: VideoTask,
+    todo: np.ndarray,
+    threads_n: int,
+    kept: dict[int, dict[str, Any]],
+    journal: IO[bytes],
+    result: VideoResult,
+) -> bool:
+    """Decode ``todo`` on ``threads_n`` threads; this thread journals in frame order.
+
+    Returns ``False`` (nothing done) when the frames do not split into two chunks or more.
+    """
+    chunks = split_runs(task.index, todo, threads_n * CHUNKS_PER_THREAD)
+    if len(chunks) < 2:
+        return False
+    threads_n = min(threads_n, len(chunks))
+    bar = None
+    if task.progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), desc=Path(task.video).name, unit="frame", leave=False)
+    messages: queue.SimpleQueue[tuple[str, int, Any]] = queue.SimpleQueue()
+    stop = threading.Event()
+    counts = [VideoResult(task.video, task.key) for _ in range(threads_n)]
+    turn = threading.Condition()
+    state = {"next": 0, "journaling": 0}  # next chunk to hand out; the chunk being journaled
+
+    def take() -> int | None:
+        # A thread does not run more than threads_n - 1 chunks ahead of the one being journaled,
+        # so at most that many chunks of written images wait for their journal lines.
+        with turn:
+            while not stop.is_set() and state["next"] >= state["journaling"] + threads_n:
+                turn.wait(0.1)
+            if stop.is_set() or state["next"] >= len(chunks):
+                return None
+            state["next"] += 1
+            return state["next"] - 1
+
+    def work(c: VideoResult) -> None:
+        try:
+            _decode_chunks(task, chunks, take, stop, messages.put, c)
+        except BaseException as e:  # handed to the journaling thread, which raises it
+            messages.put(("error", -1, e))
+        finally:
+            messages.put(("end", -1, None))
+
+    threads = [threading.Thread(target=work, args=(c,), name=f"datakit-decode-{n}", daemon=True)
+               for n, c in enumerate(counts)]  # fmt: skip
+    got: set[int] = set()
+    waiting: dict[int, list[dict[str, Any]]] = collections.defaultdict(list)
+    finished: set[int] = set()
+    current = 0
+    error: BaseException | None = None
+
+    def journal_line(line: dict[str, Any]) -> None:
+        journal.write(orjson.dumps(line) + b"\n")
+        journal.flush()
+        kept[line["i"]] = line
+        got.add(line["i"])
+        result.written += 1
+        if bar is not None:
+            bar.update(1)
+
+    import cv2
+
+    cv2_threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)  # one decoder thread per core already: OpenCV's own pool only spins (its LUTs)
+    try:
+        for t in threads:
+            t.start()
+        ended = 0
+        while ended < len(threads):
+            kind, j, value = messages.get()
+            if kind == "line":
+                if j == current:
+                    journal_line(value)
+                else:
+                    waiting[j].append(value)
+            elif kind == "chunk":
+                finished.add(j)
+                while current in finished:  # the chunk journaling waits on is complete: move on
+                    current += 1
+                    for line in waiting.pop(current, []):
+                        journal_line(line)
+                with turn:
+                    state["journaling"] = current
+                    turn.notify_all()
+            elif kind == "error":
+                error = error or value
+                stop.set()
+                with turn:
+                    turn.notify_all()
+            else:
+                ended += 1
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        cv2.setNumThreads(cv2_threads)
+        if bar is not None:
+            bar.close()
+    for c in counts:
+        result.seeks += c.seeks
+        result.decoded += c.decoded
+        result.not_decoded += c.not_decoded
+    if error is not None:
+        raise error
+    _check_missing(task, todo, got, result)
+    return True

@@ -130,6 +130,7 @@ def extract_frames(
     lenient: bool = False,
     progress: bool = False,
     writers: int = 2,
+    decoders: int = 0,
     mapper: Callable[..., Any] = map,
 ) -> FramesReport:
     """Extract frames from ``videos`` into the dataset at ``out`` (native JSONL), resumably.
@@ -146,7 +147,10 @@ def extract_frames(
         half: SoccerNet half whose events to use.
         lenient: Count bad videos, events past the end and undecodable frames as skips.
         progress: tqdm bars (the CLI turns them on for a terminal).
-        writers: JPEG/PNG encoder threads per video (``0``: encode on the decoding thread).
+        writers: JPEG/PNG encoder threads per video with one decoder thread (``0``: encode on the
+            decoding thread).
+        decoders: Decoder threads per video (``0``: one per CPU core; ``1``: one container with
+            FFmpeg's frame threads); see :mod:`datakit.video.extract`.
         mapper: ``map``-like callable running the per-video tasks (a process pool's ``map``).
 
     Returns:
@@ -204,7 +208,7 @@ def extract_frames(
         taken.add(key)
         keys[absolute] = key
         tasks.append(VideoTask(str(video), _video_meta(video, out), key, index, plan, sel, str(out),
-                               split, image_format, quality, lenient, progress, writers))  # fmt: skip
+                               split, image_format, quality, lenient, progress, writers, decoders))  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     (out / JOURNAL_DIR).mkdir(exist_ok=True)
     try:

@@ -9,6 +9,7 @@ last wanted frame, i.e. when the gap holds a whole keyframe interval that seekin
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -239,3 +240,42 @@ def seek_runs(index: VideoIndex, indices: np.ndarray) -> list[tuple[int, np.ndar
             runs[-1][1].append(w)
         last = w
     return [(k, np.asarray(f, dtype=np.int64)) for k, f in runs]
+
+
+ENCODE_COST = 2.5
+"""Cost of encoding a kept frame, in frames decoded (1080p: ~6 ms JPEG against ~2.5 ms decode)."""
+
+
+def split_runs(index: VideoIndex, indices: np.ndarray, parts: int) -> list[np.ndarray]:
+    """Cut wanted ``indices`` into at most ``parts`` contiguous groups of about equal work.
+
+    Cuts fall only at keyframes, so each group is decoded from a keyframe seek exactly as it
+    would be inside one forward pass (:func:`seek_runs` of a group gives the same frames).
+    Work is estimated per keyframe interval: frames decoded up to its last wanted frame, plus
+    :data:`ENCODE_COST` per wanted frame. Fewer groups come back when there are fewer keyframe
+    intervals holding wanted frames (or the index is not exact: no seeking there).
+
+    Examples:
+        >>> from fractions import Fraction
+        >>> ix = VideoIndex("v.mp4", np.arange(400), np.array([0, 100, 200, 300]), Fraction(1, 25), 8, 8, "h264")
+        >>> [(int(g[0]), int(g[-1]), len(g)) for g in split_runs(ix, np.arange(0, 400, 10), 2)]
+        [(0, 190, 20), (200, 390, 20)]
+        >>> len(split_runs(ix, np.array([5, 50]), 4))
+        1
+
+    """
+    if parts <= 1 or len(indices) == 0 or not index.exact:
+        return [indices] if len(indices) else []
+    key_of = index.keyframes[np.searchsorted(index.keyframes, indices, side="right") - 1]
+    starts = np.flatnonzero(np.r_[True, key_of[1:] != key_of[:-1]])  # first wanted frame of each interval
+    ends = np.r_[starts[1:], len(indices)]
+    cost = (indices[ends - 1] - key_of[starts] + 1) + ENCODE_COST * (ends - starts)
+    parts = min(parts, len(starts))
+    if parts <= 1:
+        return [indices]
+    cum = np.cumsum(cost)
+    # the interval boundary closest to each 1/parts of the work
+    cuts = sorted({int(np.argmin(np.abs(cum - cum[-1] * j / parts))) + 1 for j in range(1, parts)})
+    cuts = [c for c in cuts if 0 < c < len(starts)]
+    bounds = [0, *[int(starts[c]) for c in cuts], len(indices)]
+    return [indices[a:b] for a, b in itertools.pairwise(bounds) if b > a]

@@ -1,0 +1,92 @@
+"""Frames of one video stream from a keyframe seek on, exactly indexed, disposable packets skipped.
+
+:func:`frames_from` yields ``(frame index, frame)`` after a seek to keyframe ``k``, the index read
+from each frame's timestamp (:meth:`~datakit.video.index.VideoIndex.index_of_pts`), so indices stay
+exact after seeks and on variable-frame-rate files. :func:`disposable_skipper` lets H.264 packets
+that no other frame refers to bypass the decoder unless wanted (:mod:`datakit.video.h264`).
+``result`` is any object with integer ``seeks`` and ``not_decoded`` attributes (counters).
+
+Examples:
+    >>> import tempfile, pathlib, av, numpy as np
+    >>> from datakit.video import probe
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "v.mp4"
+    >>> with av.open(str(p), "w") as c:
+    ...     s = c.add_stream("mpeg4", rate=10); s.width, s.height = 32, 32
+    ...     for i in range(12):
+    ...         for pk in s.encode(av.VideoFrame.from_ndarray(np.full((32, 32, 3), i * 20, np.uint8))):
+    ...             c.mux(pk)
+    ...     for pk in s.encode():
+    ...         c.mux(pk)
+    >>> ix = probe(p)
+    >>> class Counts:
+    ...     seeks = not_decoded = 0
+    >>> with av.open(str(p)) as c:
+    ...     [i for i, _ in frames_from(c, c.streams.video[0], ix, 0, 0, Counts(), None)][:4]
+    [0, 1, 2, 3]
+
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from datakit.video.index import VideoIndex
+
+
+def decoded(container: Any, stream: Any, skip: Callable[[Any], bool] | None) -> Iterator[Any]:
+    """Frames of ``stream`` from the current position; packets ``skip`` accepts are not decoded."""
+    for packet in container.demux(stream):
+        if skip is not None and packet.size and skip(packet):
+            continue
+        yield from packet.decode()
+
+
+def frames_from(
+    container: Any, stream: Any, ix: VideoIndex, k: int, first: int, result: Any, skip: Any
+) -> Iterator[tuple[int, Any]]:
+    """``(index, frame)`` from keyframe ``k`` on (after the caller's seek); frames before ``k`` are dropped.
+
+    A seek that lands past ``first`` (an inexact container index) falls back to decoding from
+    the start of the file.
+    """
+    if not ix.exact:  # frames counted in decode order from the start (no seek was made)
+        for count, frame in enumerate(decoded(container, stream, None)):
+            yield count, frame
+        return
+    started = False
+    for frame in decoded(container, stream, skip):
+        i = ix.index_of_pts(frame.pts)
+        if i is None or i < k:
+            continue  # a leading frame of an open GOP, before the keyframe sought
+        if not started and i > first and k > 0:
+            container.seek(int(ix.pts[0]), stream=stream, backward=True, any_frame=False)
+            result.seeks += 1
+            yield from frames_from(container, stream, ix, 0, first, result, skip)
+            return
+        started = True
+        yield i, frame
+
+
+def disposable_skipper(stream: Any, ix: VideoIndex, wanted: np.ndarray, result: Any) -> Callable[[Any], bool] | None:
+    """A test for packets that need no decoding: H.264 disposable frames that are not wanted."""
+    from datakit.video.h264 import is_disposable, nal_length_size
+
+    if stream.codec_context.name != "h264" or not ix.exact:
+        return None
+    size = nal_length_size(stream.codec_context.extradata)
+    if size is None:
+        return None
+    wanted_pts = set(ix.pts[wanted].tolist())
+
+    def skip(packet: Any) -> bool:
+        if packet.pts is None or packet.pts in wanted_pts or packet.is_keyframe:
+            return False
+        if is_disposable(memoryview(packet), size):
+            result.not_decoded += 1
+            return True
+        return False
+
+    return skip
