@@ -81,6 +81,7 @@ def test_dedup_across_shards_on_a_cluster_equals_one_process(tmp_path: Path, cap
 
     single = report("--workers", "1")
     cluster = report("--scheduler", "local:2", "--partitions", "4")
+    blocked = report("--workers", "2", "--partitions", "2", "--query-blocks", "3")
     assert single["summary"]["near_groups"] + single["summary"]["exact_groups"] >= 20
     for key in ("exact_groups", "near_groups", "label_conflicts", "leaks", "summary"):
-        assert single[key] == cluster[key], key
+        assert single[key] == cluster[key] == blocked[key], key

@@ -15,7 +15,7 @@ preprocessing (uint8 → float, bilinear resize without antialiasing, normalisat
 postprocessing (rfdetr's ``PostProcess``) are rfdetr's, done once per batch, slices of one size
 resized together: the boxes match ``predict`` to float precision (5–10% faster on a 2-core CPU).
 ``backend="openvino"`` runs the same export on OpenVINO's CPU plugin in float32, one request per
-CPU stream (about 15% faster than ``predict`` on a 2-core Xeon).
+CPU stream (5–10% faster than ``predict`` on a 2-core Xeon).
 
 Examples:
     >>> SIZES["nano"]

@@ -62,8 +62,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=None, help="decoding processes (default: CPU count)")
     add_scheduler(p)
     p.add_argument("--partitions", type=int, default=1,
-                   help="split the hash index into N parts (a power of two): N*N tasks, each holding 1/N of the "
-                        "index and 1/N of the query hashes (default 1)")
+                   help="split the hash index into N parts (a power of two), each task holding 1/N of it (default 1)")
+    p.add_argument("--query-blocks", type=int, default=1,
+                   help="with --partitions: cut the 8-byte query hashes into B blocks too (N*B tasks; default 1)")
     add_common(p, out=True)
     p.set_defaults(func=run)
 
@@ -97,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         min_cosine=args.min_cosine,
         min_colour=args.min_colour, max_residual=args.max_residual,
         min_local=args.min_local, workers=args.workers, scheduler=args.scheduler, partitions=args.partitions,
-        progress=progress,
+        query_blocks=args.query_blocks, progress=progress,
     )  # fmt: skip
     if args.report:
         report.save(args.report)

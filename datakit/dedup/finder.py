@@ -70,10 +70,26 @@ def _map_list(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
     return [fn(x) for x in items]
 
 
+def _block_size(paths: list[str], pool: Executor | None) -> int:
+    """Images per task: :data:`BLOCK`, or more so a task runs ≥ 100 ms (a Dask task costs milliseconds).
+
+    The rate comes from fingerprinting a few images here first (results do not depend on it).
+    """
+    from datakit.parallel import task_size, worker_count
+
+    if pool is None or len(paths) <= 4 * BLOCK:
+        return BLOCK
+    t0 = time.perf_counter()
+    fingerprints(paths[:16])
+    per_item = (time.perf_counter() - t0) / 16
+    return max(BLOCK, task_size(len(paths), per_item, worker_count(pool)))
+
+
 def _fingerprint_all(paths: list[str], pool: Executor | None, progress: bool) -> Fingerprints:
     from tqdm import tqdm
 
-    blocks = [paths[s : s + BLOCK] for s in range(0, len(paths), BLOCK)]
+    size = _block_size(paths, pool)
+    blocks = [paths[s : s + size] for s in range(0, len(paths), size)]
     bar = tqdm(total=len(paths), desc="fingerprints", unit="img", disable=not progress, file=sys.stderr, leave=False)
     columns = ("digests", "views", "thumbs", "colours", "sizes", "reduced")
     out = fingerprints([])
@@ -118,6 +134,7 @@ def find_duplicates(
     workers: int | None = None,
     scheduler: str | None = None,
     partitions: int = 1,
+    query_blocks: int = 1,
     progress: bool = False,
     embed: Callable[[list[str]], tuple[np.ndarray, list[str | None]]] | None = None,
 ) -> DedupReport:
@@ -158,6 +175,9 @@ def find_duplicates(
         partitions: Split the near-duplicate hash index into this many parts (a power of two),
             searched as separate tasks so no worker builds the whole index
             (:mod:`datakit.dedup.partitioned`); results are identical.
+        query_blocks: With ``partitions``, cut the queries into this many blocks too
+            (``partitions * query_blocks`` tasks): a task then holds ``1/query_blocks`` of the
+            8-byte query hashes as well, at the cost of sending each partition's share once per block.
         progress: Show progress bars on stderr.
         embed: Replaces the EfficientNet embedder (paths → (embeddings, errors)); for tests.
 
@@ -185,6 +205,8 @@ def find_duplicates(
         raise ValueError("expected min_score, min_colour and min_cosine in [-1, 1]")
     if partitions < 1 or partitions & (partitions - 1):
         raise ValueError(f"expected partitions a power of two (1, 2, 4, ...), got {partitions}")
+    if query_blocks < 1:
+        raise ValueError(f"expected query_blocks >= 1, got {query_blocks}")
     if not max_residual >= 0:
         raise ValueError(f"expected max_residual >= 0, got {max_residual}")
     workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
@@ -246,9 +268,9 @@ def find_duplicates(
         dist = np.zeros(0, np.int64)
         if len(ok_idx) > 1:
             codes, views, probe = fps.codes[ok_idx], fps.views[ok_idx], min(2, radius // 3)
-            if partitions > 1:  # tasks of 1/P of the index and 1/P of the queries; the result is identical
+            if partitions > 1:  # tasks of 1/P of the index (and 1/B of the queries); the result is identical
                 local, dist = partitioned_pairs(codes, radius, partitions=partitions, executor=pool, views=views,
-                                                query_blocks=partitions, chunks=3, probe=probe,
+                                                query_blocks=query_blocks, chunks=3, probe=probe,
                                                 max_per_item=MAX_CANDIDATES)  # fmt: skip
             else:
                 local, dist = radius_pairs(codes, radius, views=views, chunks=3, probe=probe,
