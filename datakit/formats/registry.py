@@ -78,6 +78,16 @@ class Option:
         return self.flag or "--" + self.name.replace("_", "-")
 
 
+EXACT = Option(
+    "exact",
+    "refuse a box outside its image or a declared size its image header contradicts, instead of fixing it",
+    type=bool,
+    default=False,
+    flag="--strict",
+)
+"""The box formats' read and write option: fix (clip, count) or refuse what breaks the box rules."""
+
+
 @dataclass(frozen=True)
 class Detect:
     """One detection rule: ``test(folder)`` says the folder is in this format.

@@ -48,7 +48,7 @@ from pathlib import Path
 from datakit.formats.coco.layout import COCO_FILE, discover
 from datakit.formats.coco.reader import read
 from datakit.formats.coco.writer import write
-from datakit.formats.registry import Detect, Format, Option
+from datakit.formats.registry import EXACT, Detect, Format, Option
 
 __all__ = ["COCO_FILE", "FORMAT", "discover", "read", "write"]
 
@@ -78,22 +78,10 @@ FORMAT = Format(
     aliases=("roboflow-coco",),
     read_options=(
         Option("images", "folder the file_name paths are relative to"),
-        Option(
-            "exact",
-            "refuse a box outside its image or a declared size its image header contradicts, instead of fixing it",
-            type=bool,
-            default=False,
-            flag="--strict",
-        ),
+        EXACT,
     ),
     write_options=(
-        Option(
-            "exact",
-            "refuse a box outside its image or a declared size its image header contradicts, instead of fixing it",
-            type=bool,
-            default=False,
-            flag="--strict",
-        ),
+        EXACT,
         Option(
             "layout",
             "<split>/_annotations.coco.json (roboflow, default) or "

@@ -82,7 +82,7 @@ __all__ = [
 ]
 
 # ----------------------------------------------------------------- registration (datakit.formats.registry)
-from datakit.formats.registry import Detect, Format, Option
+from datakit.formats.registry import EXACT, Detect, Format
 
 FORMAT = Format(
     name="voc",
@@ -92,22 +92,10 @@ FORMAT = Format(
     detect=(Detect(70, looks_like, "Annotations/*.xml"),),
     aliases=("pascal-voc", "pascal_voc"),
     read_options=(
-        Option(
-            "exact",
-            "refuse a box outside its image or a declared size its image header contradicts, instead of fixing it",
-            type=bool,
-            default=False,
-            flag="--strict",
-        ),
+        EXACT,
     ),
     write_options=(
-        Option(
-            "exact",
-            "refuse a box outside its image or a declared size its image header contradicts, instead of fixing it",
-            type=bool,
-            default=False,
-            flag="--strict",
-        ),
+        EXACT,
     ),
     cannot_hold=("sub-pixel box coordinates (rounded to whole pixels)",),
 )

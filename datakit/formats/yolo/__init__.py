@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from datakit.formats.registry import Detect, Format, Option
+from datakit.formats.registry import EXACT, Detect, Format, Option
 from datakit.formats.yolo.layout import COORD_TOLERANCE, IO_THREADS, YAML_NAMES, find_yaml, label_path
 from datakit.formats.yolo.reader import read
 from datakit.formats.yolo.writer import write
@@ -43,22 +43,10 @@ FORMAT = Format(
     suffixes=(".yaml", ".yml"),
     aliases=("ultralytics",),
     read_options=(
-        Option(
-            "exact",
-            "refuse a box outside its image or a declared size its image header contradicts, instead of fixing it",
-            type=bool,
-            default=False,
-            flag="--strict",
-        ),
+        EXACT,
     ),
     write_options=(
-        Option(
-            "exact",
-            "refuse a box outside its image or a declared size its image header contradicts, instead of fixing it",
-            type=bool,
-            default=False,
-            flag="--strict",
-        ),
+        EXACT,
         Option(
             "full_image_boxes",
             "write each sample's label as a full-image box (classification as detection); "
