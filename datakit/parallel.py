@@ -149,12 +149,17 @@ def start_method() -> str:
 
 
 @contextmanager
-def _fork_safe(method: str) -> Iterator[None]:
+def fork_safe(method: str) -> Iterator[None]:
     """OpenCV's thread pool does not survive a fork: fork from a single-threaded OpenCV.
 
     A child forked while the parent's OpenCV pool has threads deadlocks in its first parallel
     call; the parent's setting is restored once the workers are started (a ``LocalCluster``
-    starts them all before it returns).
+    starts them all before it returns; hold it around a lazily started pool's whole life).
+
+    Examples:
+        >>> with fork_safe("spawn"):
+        ...     pass
+
     """
     cv2 = sys.modules.get("cv2") if method == "fork" else None
     if cv2 is None:
@@ -179,7 +184,7 @@ def dask_client(p: Plan) -> Iterator[Any]:
         import dask
 
         method = start_method()
-        with dask.config.set({"distributed.worker.multiprocessing-method": method}), _fork_safe(method):
+        with dask.config.set({"distributed.worker.multiprocessing-method": method}), fork_safe(method):
             cluster = LocalCluster(n_workers=p.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                                    dashboard_address=None, silence_logs=40)  # fmt: skip
         try:

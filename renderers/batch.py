@@ -23,7 +23,6 @@ Examples:
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,17 +181,15 @@ def render_iter(
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1 else "spawn"
+    from datakit.parallel import fork_safe, start_method
+
+    method = start_method()
     ctx = multiprocessing.get_context(method)
-    # OpenCV's thread pool does not survive fork: a child forked while the parent's pool has
-    # threads deadlocks in its first parallel call (or in setNumThreads). Fork from a
-    # single-threaded OpenCV, and restore the parent's setting afterwards.
-    cv_threads = cv2.getNumThreads()
-    if method == "fork":
-        cv2.setNumThreads(1)
     try:
         n_proc = min(workers, len(ranges))
-        with ProcessPoolExecutor(n_proc, mp_context=ctx, initializer=_init_worker, initargs=(job, folder_s)) as pool:
+        # workers start lazily, so OpenCV stays single-threaded for the pool's whole life
+        with fork_safe(method), ProcessPoolExecutor(n_proc, mp_context=ctx, initializer=_init_worker,
+                                                    initargs=(job, folder_s)) as pool:  # fmt: skip
             futures = [pool.submit(_render_range, a, b, raw) for a, b in ranges]
             for fut in futures:  # in submission order: index order
                 rows = fut.result()
@@ -201,7 +198,6 @@ def render_iter(
                 if progress:
                     progress(done)
     finally:
-        cv2.setNumThreads(cv_threads)
         _WORKER.clear()
 
 

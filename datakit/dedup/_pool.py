@@ -1,16 +1,11 @@
-"""One process pool for a whole dedup run, and a map that keeps few tasks in flight."""
+"""One process pool for a whole dedup run (tasks go through :func:`datakit.parallel.ordered_map`)."""
 
 from __future__ import annotations
 
 import gc
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
-from typing import TypeVar
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 @contextmanager
@@ -44,26 +39,3 @@ def worker_pool(workers: int, scheduler: str | None = None) -> Iterator[Executor
     finally:
         pool.shutdown(cancel_futures=True)
         gc.unfreeze()
-
-
-def bounded_map(pool: Executor | None, fn: Callable[[T], R], items: Iterable[T], window: int = 8) -> Iterator[R]:
-    """``map(fn, items)`` in order on ``pool``, holding at most ``window`` tasks at once.
-
-    Runs in this process when ``pool`` is ``None``; the bound keeps the arguments of only a few
-    tasks in memory.
-
-    Examples:
-        >>> list(bounded_map(None, abs, [-1, 2, -3]))
-        [1, 2, 3]
-
-    """
-    if pool is None:
-        yield from map(fn, items)
-        return
-    pending: deque[Future[R]] = deque()
-    for x in items:
-        pending.append(pool.submit(fn, x))
-        if len(pending) >= window:
-            yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()

@@ -39,7 +39,7 @@ from concurrent.futures import Executor
 
 import numpy as np
 
-from datakit.dedup._pool import bounded_map
+from datakit.parallel import ordered_map
 
 SIDE = 64
 """Side of the RGB views compared (digit strokes of a 96-pixel crop stay visible)."""
@@ -229,7 +229,7 @@ def detail_measures(
             yield [paths[k] for k in used.tolist()], local.reshape(-1, 2), max_residual, min_local
 
     out = np.empty((len(pairs), 2), dtype=np.float32)
-    out[order] = np.concatenate(list(bounded_map(pool if len(pairs) > step else None, _block, jobs(), window=8)))
+    out[order] = np.concatenate(list(ordered_map(pool if len(pairs) > step else None, _block, jobs(), window=8)))
     return out
 
 

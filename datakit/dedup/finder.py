@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from datakit.dedup._pool import bounded_map, worker_pool
+from datakit.dedup._pool import worker_pool
 from datakit.dedup.clusters import UnionFind
 from datakit.dedup.detail import DEFAULT_MAX_RESIDUAL, DEFAULT_MIN_LOCAL, verify_details
 from datakit.dedup.embedding import DEFAULT_MIN_COSINE
@@ -22,6 +22,7 @@ from datakit.dedup.near import DEFAULT_MIN_COLOUR, DEFAULT_MIN_SCORE, DEFAULT_RA
 from datakit.dedup.partitioned import partitioned_pairs
 from datakit.dedup.report import DedupReport
 from datakit.dedup.rows import empty_label_rows, resolve_rows
+from datakit.parallel import ordered_map
 from datakit.paths import RootGuard
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ def _pmap(fn: Callable[[T], R], items: Sequence[T], pool: Executor | None, desc:
         step = 64
         out: list[R] = []
         blocks = [items[s : s + step] for s in range(0, len(items), step)]
-        for part in bounded_map(pool if len(items) >= 128 else None, partial(_map_list, fn), blocks):
+        for part in ordered_map(pool if len(items) >= 128 else None, partial(_map_list, fn), blocks, window=8):
             out.extend(part)
             bar.update(len(part))
         return out
@@ -98,7 +99,7 @@ def _fingerprint_all(paths: list[str], pool: Executor | None, progress: bool) ->
         setattr(out, name, np.zeros((len(paths), *empty.shape[1:]), empty.dtype))
     at = 0
     try:
-        for part in bounded_map(pool if len(blocks) > 1 else None, fingerprints, blocks, window=16):
+        for part in ordered_map(pool if len(blocks) > 1 else None, fingerprints, blocks, window=16):
             end = at + len(part)
             for name in columns:
                 getattr(out, name)[at:end] = getattr(part, name)

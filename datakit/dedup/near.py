@@ -16,7 +16,8 @@ from contextlib import ExitStack
 
 import numpy as np
 
-from datakit.dedup._pool import bounded_map, worker_pool
+from datakit.dedup._pool import worker_pool
+from datakit.parallel import ordered_map
 
 DEFAULT_RADIUS = 10
 """Default Hamming radius of the perceptual-hash candidate search (of 64 bits)."""
@@ -196,7 +197,7 @@ def verify_pairs(
             if pool is None:
                 pool = stack.enter_context(worker_pool(workers))
             scores = np.empty(len(pairs), dtype=np.float32)
-            scores[order] = np.concatenate(list(bounded_map(pool, _score_block, jobs(), window=4)))
+            scores[order] = np.concatenate(list(ordered_map(pool, _score_block, jobs(), window=4)))
     else:
         scores = _score_block((thumbs, pairs, min_score, reject_below))
     ok = scores >= min_score
