@@ -324,7 +324,13 @@ register(
                 "backend",
                 choices=("torch", "onnx", "openvino"),
                 help="torch (rfdetr's predict, default), onnx (rfdetr's ONNX export on ONNX Runtime) or "
-                "openvino (the same export on OpenVINO, CPU, float32)",
+                "openvino (the same export on OpenVINO, CPU)",
+            ),
+            Option(
+                "precision",
+                choices=("fp32", "bf16"),
+                help="fp32 (default: scores equal SAHI's) or bf16 (torch, openvino: faster on CPUs with AMX "
+                "and on GPUs, but scores move)",
             ),
         ),
         help="RF-DETR: nano|small|medium|base (hub weights) or a local .pth checkpoint",

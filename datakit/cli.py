@@ -34,8 +34,12 @@ class CommandError(DatakitError):
     """A command failed for a reason the user can fix; printed as one line."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every core and plug-in command registered."""
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser with every core and plug-in command registered.
+
+    Given the command line, a core command registers alone: its run then skips importing every
+    other command and scanning the installed packages for plug-ins (about 0.1 s of each run).
+    """
     parser = argparse.ArgumentParser(
         prog="datakit",
         description="Dataset engineering for sports computer vision.",
@@ -43,7 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"datakit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in core_commands():
+    core = core_commands()
+    first = argv[0].replace("-", "_") if argv else ""
+    if first in core:
+        importlib.import_module(f"datakit.commands.{first}").register(sub)
+        return parser
+    for name in core:
         importlib.import_module(f"datakit.commands.{name}").register(sub)
     for ep in sorted(entry_points(group="datakit.commands"), key=lambda e: e.name):
         if ep.name in sub.choices:
@@ -67,7 +76,8 @@ def _unavailable(name: str, why: str):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 ok, 1 bad input, 2 bad usage)."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
         from datakit.commands._common import check_out

@@ -271,3 +271,39 @@ class Columns:
     widths: np.ndarray
     heights: np.ndarray
     detections: DetectionColumns
+
+
+def unique_ids(
+    given: Sequence[str | None] | None, images: StringColumn, images_distinct: bool = False
+) -> StringColumn:
+    """Ids from ``given``, defaulting to the image path; repeats get ``#2``, ``#3``, ...
+
+    ``images_distinct``: the caller has checked that no image path repeats. Ids equal to the
+    image paths share the images' column.
+
+    Examples:
+        >>> images = StringColumn.from_values(["a.jpg", "a.jpg", "b.jpg"])
+        >>> unique_ids(None, images).tolist(), unique_ids(["x", None, "x"], images).tolist()
+        (['a.jpg', 'a.jpg#2', 'b.jpg'], ['x', 'a.jpg', 'x#2'])
+
+    """
+    if given is None or given is images:
+        ids = images
+    elif isinstance(given, StringColumn):
+        ids = given
+    else:
+        values = list(given)
+        if values.count(None) == len(values):
+            ids = images
+        else:
+            paths = images.tolist() if None in values else []
+            ids = StringColumn.from_values([paths[i] if g is None else str(g) for i, g in enumerate(values)])
+    if (ids is images and images_distinct) or ids.is_unique():
+        return ids
+    seen: dict[str, int] = {}
+    out = []
+    for x in ids:
+        n = seen.get(x, 0) + 1
+        seen[x] = n
+        out.append(x if n == 1 else f"{x}#{n}")
+    return StringColumn.from_values(out)

@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from datakit.columns import Categorical, Columns, DetectionColumns, MetadataColumn, StringColumn
+from datakit.columns import Categorical, Columns, DetectionColumns, MetadataColumn, StringColumn, unique_ids
 from datakit.dataset_io import DatasetType, FormatIO
+from datakit.dataset_ops import RowOps
 from datakit.errors import Skip
 from datakit.images import image_size, load_image
 from datakit.paths import safe_relpath
-from datakit.sample import SOURCES, Detection, Sample
+from datakit.sample import Detection, Sample
 
 if TYPE_CHECKING:
     from PIL import Image
 
-_MISSING = object()
 FIELDS = ("split", "source", "label", "prompt", "tag", "image", "id", "detections.label")
 """Fields :meth:`Dataset.count_by` understands besides ``metadata.<key>``."""
 COLUMNS = ("label", "split", "source", "prompt", "image", "id", "tags", "width", "height")
@@ -41,37 +41,7 @@ def field_name(name: str) -> str:
     return name if name.startswith("metadata.") or name in COLUMNS else f"metadata.{name}"
 
 
-def _unique_ids(
-    given: Sequence[str | None] | None, images: StringColumn, images_distinct: bool = False
-) -> StringColumn:
-    """Ids from ``given``, defaulting to the image path; repeats get ``#2``, ``#3``, ...
-
-    ``images_distinct``: the caller has checked that no image path repeats. Ids equal to the
-    image paths share the images' column.
-    """
-    if given is None or given is images:
-        ids = images
-    elif isinstance(given, StringColumn):
-        ids = given
-    else:
-        values = list(given)
-        if values.count(None) == len(values):
-            ids = images
-        else:
-            paths = images.tolist() if None in values else []
-            ids = StringColumn.from_values([paths[i] if g is None else str(g) for i, g in enumerate(values)])
-    if (ids is images and images_distinct) or ids.is_unique():
-        return ids
-    seen: dict[str, int] = {}
-    out = []
-    for x in ids:
-        n = seen.get(x, 0) + 1
-        seen[x] = n
-        out.append(x if n == 1 else f"{x}#{n}")
-    return StringColumn.from_values(out)
-
-
-class Dataset(FormatIO, metaclass=DatasetType):
+class Dataset(FormatIO, RowOps, metaclass=DatasetType):
     """A set of samples rooted at a folder, stored as columns.
 
     Image paths are relative to ``root``. ``classes`` is the declared class list (or ``None``),
@@ -207,7 +177,7 @@ class Dataset(FormatIO, metaclass=DatasetType):
         self = object.__new__(cls)
         self.root = Path(root)
         self._images = images
-        self._ids = _unique_ids(ids, images, images_distinct)
+        self._ids = unique_ids(ids, images, images_distinct)
         self._labels = labels
         self._splits = splits
         self._sources = sources
@@ -477,213 +447,6 @@ class Dataset(FormatIO, metaclass=DatasetType):
             "score": _readonly(d.scores),
             "attributes": d.attributes,
         }
-
-    # ----------------------------------------------------------------- selection
-    def take(self, indices: Sequence[int] | np.ndarray) -> Dataset:
-        """A new dataset of the rows at ``indices`` (in that order)."""
-        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
-        if len(idx) and (idx.min() < -len(self) or idx.max() >= len(self)):
-            raise IndexError(f"indices out of range for {len(self)} samples")
-        idx = idx % max(len(self), 1)
-        tags = self._tags
-        images = self._images.take(idx)
-        return Dataset.from_columns(
-            root=self.root,
-            images=images,
-            ids=images if self._ids is self._images else self._ids.take(idx),
-            labels=self._labels.take(idx),
-            splits=self._splits.take(idx),
-            sources=self._sources.take(idx),
-            prompts=self._prompts.take(idx),
-            origins=self._origins.take(idx),
-            tags=[tags[i] for i in idx.tolist()],
-            metadata=self._metadata.take(idx),
-            widths=self._widths[idx],
-            heights=self._heights[idx],
-            detections=self._dets.take(idx),
-            classes=self.classes,
-            skipped=self.skipped,
-            info=self.info,
-        )
-
-    def mask(
-        self,
-        *,
-        split: str | Iterable[str | None] | None = _MISSING,  # type: ignore[assignment]
-        source: str | Iterable[str] = _MISSING,  # type: ignore[assignment]
-        label: str | Iterable[str | None] | None = _MISSING,  # type: ignore[assignment]
-        tag: str = _MISSING,  # type: ignore[assignment]
-        metadata: dict[str, Any] | None = None,
-    ) -> np.ndarray:
-        """Boolean mask of samples matching every given field (see :meth:`filter`)."""
-        m = np.ones(len(self), dtype=bool)
-        if split is not _MISSING:
-            m &= self._splits.mask(split)
-        if source is not _MISSING:
-            m &= self._sources.mask(source)
-        if label is not _MISSING:
-            m &= self._labels.mask(label)
-        if tag is not _MISSING:
-            m &= np.fromiter((tag in t for t in self._tags), dtype=bool, count=len(self))
-        if metadata:
-            for key, value in metadata.items():
-                m &= np.fromiter(
-                    (md is not None and md.get(key, _MISSING) == value for md in self._metadata),
-                    dtype=bool,
-                    count=len(self),
-                )
-        return m
-
-    def filter(
-        self,
-        predicate: Callable[[Sample], bool] | None = None,
-        **fields: Any,
-    ) -> Dataset:
-        """Samples matching ``predicate`` and/or fields.
-
-        Field filters (vectorised): ``split``, ``source``, ``label`` (a value or a list of
-        values), ``tag`` (samples carrying it) and ``metadata`` (a dict of key → value).
-
-        Examples:
-            >>> ds = Dataset.from_samples([Sample("a.jpg", label="1", tags=["review"]),
-            ...                            Sample("b.jpg", label="2")], ".")
-            >>> ds.filter(label=["2", "3"]).images, ds.filter(tag="review").images
-            (['b.jpg'], ['a.jpg'])
-            >>> ds.filter(lambda s: s.label == "1").images
-            ['a.jpg']
-
-        """
-        unknown = set(fields) - {"split", "source", "label", "tag", "metadata"}
-        if unknown:
-            raise TypeError(f"unknown filter field(s) {sorted(unknown)}; expected split, source, label, tag, metadata")
-        m = self.mask(**fields)
-        if predicate is not None:
-            idx = np.flatnonzero(m)
-            keep = [i for i in idx.tolist() if predicate(self._sample(i))]
-            return self.take(np.asarray(keep, dtype=np.int64))
-        return self.take(np.flatnonzero(m))
-
-    def map(self, fn: Callable[[Sample], Sample | None]) -> Dataset:
-        """Apply ``fn`` to every sample; returning ``None`` drops the sample.
-
-        Examples:
-            >>> ds = Dataset.from_samples([Sample("a.jpg", label="7")], ".")
-            >>> def tag_seven(s):
-            ...     s.tags.append("seven")
-            ...     return s
-            >>> ds.map(tag_seven)[0].tags
-            ['seven']
-
-        """
-        out = []
-        for s in self:
-            r = fn(s)
-            if r is not None:
-                if not isinstance(r, Sample):
-                    raise TypeError(f"map function must return a Sample or None, got {type(r).__name__}")
-                out.append(r)
-        ds = Dataset.from_samples(out, self.root, classes=self.classes)
-        ds.skipped = list(self.skipped)
-        ds.info = dict(self.info)
-        return ds
-
-    def with_column(self, name: str, values: Sequence[Any]) -> Dataset:
-        """A new dataset with one field set for every sample (the source is unchanged).
-
-        ``name`` is ``label``, ``split``, ``source``, ``prompt``, ``tags`` (a list of tag lists)
-        or ``metadata.<key>`` (``None`` removes the key). Use it to write split assignments,
-        annotator answers or review tags back as a column.
-
-        Examples:
-            >>> ds = Dataset.from_samples([Sample("a.jpg"), Sample("b.jpg")], ".")
-            >>> ds2 = ds.with_column("metadata.jersey_color", ["red", None])
-            >>> ds2[0].metadata, ds2[1].metadata, ds[0].metadata
-            ({'jersey_color': 'red'}, {}, {})
-            >>> ds.with_column("split", ["train", "test"]).count_by("split")
-            {'test': 1, 'train': 1}
-
-        """
-        if len(values) != len(self):
-            raise ValueError(f"expected {len(self)} values for column {name!r}, got {len(values)}")
-        new = self.take(np.arange(len(self)))
-        if name in ("label", "split", "prompt", "source"):
-            vals = list(values)
-            if name == "source":
-                bad = next((v for v in vals if v not in SOURCES), _MISSING)
-                if bad is not _MISSING:
-                    raise ValueError(f"expected source in {SOURCES}, got {bad!r}")
-            if name == "label":
-                bad = next((v for v in vals if v is not None and not isinstance(v, str)), _MISSING)
-                if bad is not _MISSING:
-                    raise ValueError(f"expected labels to be strings or None, got {bad!r}")
-            col = Categorical.from_values(vals)
-            setattr(
-                new, {"label": "_labels", "split": "_splits", "prompt": "_prompts", "source": "_sources"}[name], col
-            )
-            if name == "split":  # rows no longer belong to the file they came from
-                new._origins = Categorical.constant(None, len(new))
-        elif name == "tags":
-            new._tags = [tuple(t) if t else () for t in values]
-        elif name.startswith("metadata."):
-            key = name[len("metadata.") :]
-            meta: list[dict[str, Any] | None] = []
-            for md, v in zip(self._metadata, values, strict=True):
-                if v is None:
-                    if md and key in md:
-                        md = {k: x for k, x in md.items() if k != key} or None
-                    meta.append(md)
-                else:
-                    meta.append({**(md or {}), key: v})
-            new._metadata = MetadataColumn.from_values(meta)
-        else:
-            raise KeyError(f"cannot set field {name!r}; expected label, split, source, prompt, tags or metadata.<key>")
-        return new
-
-    @staticmethod
-    def concat(datasets: Sequence[Dataset]) -> Dataset:
-        """Join datasets that share one root (ids that repeat get a ``#n`` suffix).
-
-        Raises:
-            ValueError: The datasets have different roots.
-
-        """
-        if not datasets:
-            raise ValueError("concat needs at least one dataset")
-        root = datasets[0].root
-        for d in datasets[1:]:
-            if d.root.resolve() != root.resolve():
-                raise ValueError(
-                    f"cannot concat datasets with different roots ({root} and {d.root}); "
-                    "save one under the other's root first"
-                )
-        classes: list[str] | None = None
-        if any(d.classes is not None for d in datasets):
-            classes = []
-            for d in datasets:
-                for c in d.classes or []:
-                    if c not in classes:
-                        classes.append(c)
-        return Dataset.from_columns(
-            root=root,
-            images=StringColumn.concat([d._images for d in datasets]),
-            ids=StringColumn.concat([d._ids for d in datasets]),
-            labels=Categorical.concat([d._labels for d in datasets]),
-            splits=Categorical.concat([d._splits for d in datasets]),
-            sources=Categorical.concat([d._sources for d in datasets]),
-            prompts=Categorical.concat([d._prompts for d in datasets]),
-            origins=Categorical.concat([d._origins for d in datasets]),
-            tags=[x for d in datasets for x in d._tags],
-            metadata=MetadataColumn.concat([d._metadata for d in datasets]),
-            widths=np.concatenate([d._widths for d in datasets]),
-            heights=np.concatenate([d._heights for d in datasets]),
-            detections=DetectionColumns.concat([d._dets for d in datasets]),
-            classes=classes,
-            skipped=[s for d in datasets for s in d.skipped],
-            info={k: v for d in reversed(datasets) for k, v in d.info.items()},
-        )
-
-    def __add__(self, other: Dataset) -> Dataset:
-        return Dataset.concat([self, other])
 
     # ----------------------------------------------------------------- statistics
     def count_by(self, field: str) -> dict[Any, int]:

@@ -20,6 +20,7 @@ scheduler is asked for.
 from __future__ import annotations
 
 import functools
+import importlib
 import math
 import os
 import re
@@ -40,6 +41,19 @@ SCHEDULER_ENV = "DATAKIT_SCHEDULER"
 """Environment variable naming the scheduler when no ``--scheduler`` is given."""
 MIN_TASK_SECONDS = 0.1
 """Each task should run at least this long (scheduling a Dask task costs about a millisecond)."""
+LOCAL_CLUSTER_CONFIG: dict[str, Any] = {
+    "distributed.scheduler.work-stealing": False,
+    "distributed.worker.profile.enabled": False,
+    "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.admin.tick.interval": "1s",
+}
+"""Dask settings of a ``local:N`` cluster: its scheduler, nannies and workers share this machine's
+cores with the tasks, so their periodic work (the statistical profiler's 10 ms samples, work
+stealing's 100 ms balancing, 100 ms memory polls, 20 ms ticks) is turned off or slowed. Measured on
+2 cores, fingerprinting 10,000 images: tasks ran 6% longer on the cluster than in the local
+pool with Dask's defaults, and as long with these. ``docs/scale.md`` shows them for long-running
+clusters (a YAML file or ``DASK_*`` variables where the workers start)."""
 _SCHEDULER_RE = re.compile(r"^(local:(?P<n>\d+)|(tcp|tls|inproc)://.+)$")
 
 
@@ -94,11 +108,14 @@ def executor(
     *,
     initializer: Callable[..., Any] | None = None,
     initargs: tuple[Any, ...] = (),
+    preload: Iterable[str] = (),
 ) -> Iterator[Executor | None]:
     """An executor for one run (``None`` when the plan is serial), shut down on exit.
 
     ``initializer`` runs once per local worker process; on Dask, wrap tasks with :func:`with_state`
-    instead (Dask executors take no initializer).
+    instead (Dask executors take no initializer). ``preload`` names modules the tasks need: they
+    are imported here before any worker starts, so forked workers (a local pool, ``local:N``)
+    inherit them instead of each importing them on its first task.
 
     Examples:
         >>> with executor(workers=1) as ex:
@@ -107,6 +124,8 @@ def executor(
 
     """
     p = plan(workers, scheduler)
+    for name in preload:
+        importlib.import_module(name)
     if p.kind == "serial":
         if initializer is not None:
             initializer(*initargs)
@@ -130,8 +149,8 @@ def start_method() -> str:
     """How local workers start: ``fork`` from a process with no other threads, else ``spawn``.
 
     A forked worker inherits the modules this process already imported (a render worker would
-    otherwise import albumentations and torch again: about 1.8 s per worker, measured), so a
-    ``local:N`` cluster starts in about 0.3 s instead of 2.4 s. Forking a process whose own
+    otherwise import albumentations again: about 0.6 s per worker, measured), so a
+    ``local:N`` cluster starts in about 0.3 s with them. Forking a process whose own
     threads may hold locks is unsafe, so a process that runs threads of its own spawns (the same
     rule as the local pool).
 
@@ -184,7 +203,8 @@ def dask_client(p: Plan) -> Iterator[Any]:
         import dask
 
         method = start_method()
-        with dask.config.set({"distributed.worker.multiprocessing-method": method}), fork_safe(method):
+        settings = {**LOCAL_CLUSTER_CONFIG, "distributed.worker.multiprocessing-method": method}
+        with dask.config.set(settings), fork_safe(method):
             cluster = LocalCluster(n_workers=p.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                                    dashboard_address=None, silence_logs=40)  # fmt: skip
         try:

@@ -218,9 +218,10 @@ def _render_dask(
     n = len(job.labels)
     _init_worker(job, None, single_thread=False)  # checks fonts and preset here, before any task
     try:
+        _render_range(0, min(n, 1), raw)  # the first sample warms caches: not timed
         t0 = time.perf_counter()
-        _render_range(0, min(n, 2), raw)  # time two samples to size the tasks
-        per_item = (time.perf_counter() - t0) / max(1, min(n, 2))
+        _render_range(min(n, 1), min(n, 4), raw)  # time three more to size the tasks
+        per_item = (time.perf_counter() - t0) / max(1, min(n, 4) - min(n, 1))
     finally:
         _WORKER.clear()
     # A loopback cluster's workers share this file system: they write their images themselves,

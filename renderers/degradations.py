@@ -31,9 +31,13 @@ from __future__ import annotations
 import random
 from typing import Any
 
-import albumentations as A
 import cv2
 import numpy as np
+
+from renderers.albu import load
+
+load()  # first: albumentations offline and without its torch bridge (see renderers.albu)
+import albumentations as A  # noqa: E402
 
 IMAGENET_MEAN_RGB: tuple[int, int, int] = (124, 116, 104)
 """The seed's zoom-out canvas and erasing fill (ImageNet mean, 0–255)."""

@@ -86,7 +86,9 @@ class Preset:
 
     def build(self, seed: int | None = None) -> A.Compose:
         """The preset as an ``albumentations.Compose`` (``seed`` for a reproducible stream)."""
-        import albumentations as A
+        from renderers.albu import load
+
+        A = load()
 
         from renderers import degradations as D
 
@@ -226,7 +228,9 @@ def build_preset(name: str, seed: int | None = None) -> A.Compose:
     """
     preset = get_preset(name)
     if preset is None:
-        import albumentations as A
+        from renderers.albu import load
+
+        A = load()
 
         return A.Compose([], seed=seed)
     return preset.build(seed)

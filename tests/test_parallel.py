@@ -74,6 +74,36 @@ def test_dask_local_cluster_reruns_a_killed_worker_task(tmp_path: Path) -> None:
     assert out == [x * 10 for x in range(8)]
 
 
+def _worker_view(_: int) -> tuple[bool, str, bool]:
+    import sys
+
+    import dask
+
+    return (dask.config.get("distributed.worker.profile.enabled"), dask.config.get("distributed.admin.tick.interval"),
+            "tabnanny" in sys.modules)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_local_cluster_workers_are_quiet_and_inherit_preloaded_modules() -> None:
+    """local:N workers run with LOCAL_CLUSTER_CONFIG (profiler off, 1 s ticks) and fork after ``preload``."""
+    import subprocess
+    import sys
+
+    # a fresh single-threaded interpreter, so the workers fork (and tabnanny, which nothing imports, is not loaded)
+    here = str(Path(__file__).parent)
+    code = (
+        f"import sys; sys.path.insert(0, {here!r}); from test_parallel import _worker_view; "
+        "from datakit.parallel import executor, ordered_map\n"
+        "if __name__ == '__main__':\n"
+        "    assert 'tabnanny' not in sys.modules\n"
+        "    with executor(scheduler='local:2', preload=('tabnanny',)) as ex:\n"
+        "        print(sorted(set(ordered_map(ex, _worker_view, range(4)))))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip() == "[(False, '1s', True)]"
+
+
 @pytest.mark.slow
 def test_render_on_a_dask_cluster_is_byte_identical(tmp_path: Path) -> None:
     from datakit.cli import main

@@ -174,3 +174,19 @@ def test_zoom_out_canvas_is_not_shared_between_calls() -> None:
     a[...] = 0
     b = z.apply(np.full((8, 8, 3), 255, np.uint8), canvas=(0, 0, 16, 16))
     assert (b[-1, -1] == np.asarray(D.IMAGENET_MEAN_RGB, np.uint8)).all()
+
+
+def test_renderers_import_albumentations_offline_and_without_torch() -> None:
+    """No PyPI version check (the variable defaults to 1), no torch import; the PyTorch bridge still imports on request."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys; import renderers.degradations as D; "
+        "print(os.environ.get('NO_ALBUMENTATIONS_UPDATE'), 'torch' in sys.modules, hasattr(D.A, 'Compose')); "
+        "import albumentations.pytorch as P; print(P.ToTensorV2.__name__, 'torch' in sys.modules)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "NO_ALBUMENTATIONS_UPDATE"}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert r.stdout.split() == ["1", "False", "True", "ToTensorV2", "True"]

@@ -7,6 +7,9 @@ from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 
+PRELOAD = ("cv2", "PIL.Image", "datakit.dedup.hashing", "datakit.dedup.finder")
+"""What fingerprinting imports: loaded before a ``local:N`` cluster forks its workers."""
+
 
 @contextmanager
 def worker_pool(workers: int, scheduler: str | None = None) -> Iterator[Executor | None]:
@@ -26,7 +29,7 @@ def worker_pool(workers: int, scheduler: str | None = None) -> Iterator[Executor
     from datakit.parallel import executor, plan
 
     if plan(max(workers, 1), scheduler).kind == "dask":
-        with executor(scheduler=scheduler) as ex:
+        with executor(scheduler=scheduler, preload=PRELOAD) as ex:
             yield ex
         return
     if workers <= 1:

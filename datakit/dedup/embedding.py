@@ -11,6 +11,7 @@ imported only when an embedding is computed.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -175,6 +176,55 @@ def embed_paths(
             out[idx] = f
         if progress is not None:
             progress(min(start + batch_size, len(paths)) - start)
+    return out, errors
+
+
+EMBED_BLOCK = 128
+"""Images per task when embeddings go out to workers (four forward batches: seconds on a CPU core)."""
+
+
+def _embed_block(paths: Sequence[str]) -> tuple[np.ndarray, list[str | None]]:
+    """One task: a worker embeds its block on one thread (its model is built once per process)."""
+    import torch
+
+    torch.set_num_threads(1)  # one task per core: the workers are the parallelism
+    return embed_paths(paths)
+
+
+def embed_all(
+    paths: Sequence[str], pool: Executor | None = None, progress: Callable[[int], None] | None = None
+) -> tuple[np.ndarray, list[str | None]]:
+    """:func:`embed_paths` over ``paths``, in blocks of :data:`EMBED_BLOCK` on ``pool`` (a local pool or Dask).
+
+    Blocks hold whole forward batches, the same batches as a local run, and results come back in
+    order (:func:`datakit.parallel.ordered_map`), so the embeddings are the local run's to float
+    precision (a worker runs one torch thread). Without a pool (or with one block) this is
+    :func:`embed_paths` in this process.
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> from PIL import Image
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.png"
+        >>> Image.new("RGB", (40, 30), (10, 200, 10)).save(p)
+        >>> emb, errors = embed_all([str(p)] * 3)
+        >>> emb.shape, errors
+        ((3, 1280), [None, None, None])
+
+    """
+    from datakit.parallel import ordered_map
+
+    if pool is None or len(paths) <= EMBED_BLOCK:
+        return embed_paths(paths, progress=progress)
+    out = np.zeros((len(paths), 1280), dtype=np.float32)
+    errors: list[str | None] = []
+    blocks = [list(paths[s : s + EMBED_BLOCK]) for s in range(0, len(paths), EMBED_BLOCK)]
+    at = 0
+    for emb, errs in ordered_map(pool, _embed_block, blocks):
+        out[at : at + len(errs)] = emb
+        errors.extend(errs)
+        at += len(errs)
+        if progress is not None:
+            progress(len(errs))
     return out, errors
 
 

@@ -170,8 +170,8 @@ def find_duplicates(
         min_cosine: Least embedding cosine for ``embedding`` candidates.
         max_residual: Largest worst-window colour residual (grey levels) of the detail check.
         min_local: Least local correlation of the detail check.
-        workers: Processes for decoding (default: CPU count, at most 8).
-        scheduler: A Dask scheduler for the decoding (``local:N``, ``tcp://HOST:PORT``; default
+        workers: Processes for decoding and embedding (default: CPU count, at most 8).
+        scheduler: A Dask scheduler for the decoding and the embeddings (``local:N``, ``tcp://HOST:PORT``; default
             ``DATAKIT_SCHEDULER``, else local processes): results are identical.
         partitions: Split the near-duplicate hash index into this many parts (a power of two),
             searched as separate tasks so no worker builds the whole index
@@ -308,9 +308,10 @@ def find_duplicates(
         if method == "phash":
             rp, rank = roots[cand], dist.astype(np.float64)
         else:  # embedding neighbours (SimHash index, then the full cosine) are the candidates
-            from datakit.dedup.embedding import embed_paths, simhash
+            from datakit.dedup.embedding import embed_all, simhash
 
-            emb, errors = (embed or embed_paths)([abs_paths[k] for k in ok_idx.tolist()])
+            to_embed = [abs_paths[k] for k in ok_idx.tolist()]
+            emb, errors = embed(to_embed) if embed is not None else embed_all(to_embed, pool)
             good = np.array([e is None for e in errors], dtype=bool)
             ecand = radius_pairs(simhash(emb), EMBEDDING_RADIUS, max_per_item=MAX_CANDIDATES)
             ecand = ecand[good[ecand[:, 0]] & good[ecand[:, 1]]]
