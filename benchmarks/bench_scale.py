@@ -117,7 +117,7 @@ def image_folder(n: int) -> Path:
 def dedup_speed_set() -> Path:
     """``bench_dedup.py``'s speed dataset (10,000 images), built into its cache when missing."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from bench_dedup import build, dataset
+    from dedup_data import build, dataset
 
     return dataset("speed-5000", lambda r: build(r, 5000, seed=11))
 
