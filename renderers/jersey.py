@@ -22,7 +22,6 @@ Examples:
 
 from __future__ import annotations
 
-import functools
 import math
 import random
 from dataclasses import dataclass
@@ -30,9 +29,9 @@ from typing import Any
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
 
 from renderers.fonts import DEFAULT_FONTS, FontSpec, load_fonts
+from renderers.glyphs import advance, digit_ratio, glyph
 from renderers.palettes import RGB, ColorSampler, Kit
 
 RENDERER_VERSION = "jersey/2"
@@ -155,106 +154,10 @@ class JerseyConfig:
 
 
 # ----------------------------------------------------------------------------- per-process caches
-# Fonts, glyph masks, kerning advances and per-size constant fields are shared by every renderer
-# of the process (and inherited by forked workers): they depend only on the font file, the pixel
-# size and the crop size, never on a sample's seed.
-
-_LAYOUT: list[ImageFont.Layout] = []
-_FONTS: dict[tuple[FontSpec, int], ImageFont.FreeTypeFont] = {}
-_RATIOS: dict[FontSpec, float] = {}
-_GLYPHS: dict[tuple[FontSpec, int, str, int], tuple[np.ndarray, int, int]] = {}
-_PAIRS: dict[tuple[FontSpec, int, str], float] = {}
-_CACHE_LIMIT = 20000
-_GLYPH_BUDGET = 256 << 20  # bytes of cached glyph masks per process
-_GLYPH_BYTES = [0]
-
-
-def _layout() -> ImageFont.Layout:
-    if not _LAYOUT:
-        from PIL import features
-
-        _LAYOUT.append(ImageFont.Layout.RAQM if features.check("raqm") else ImageFont.Layout.BASIC)
-    return _LAYOUT[0]
-
-
-def _font(spec: FontSpec, px: int) -> ImageFont.FreeTypeFont:
-    """The PIL font of ``spec`` at ``px`` pixels (variable fonts at their jersey weight)."""
-    key = (spec, px)
-    f = _FONTS.get(key)
-    if f is None:
-        if len(_FONTS) > 512:
-            _FONTS.clear()
-        f = _FONTS[key] = ImageFont.truetype(str(spec.path), px, layout_engine=_layout())
-        if spec.weight is not None:
-            f.set_variation_by_axes([spec.weight])
-    return f
-
-
-def _digit_ratio(spec: FontSpec) -> float:
-    """Height of the digits' ink per pixel of font size."""
-    r = _RATIOS.get(spec)
-    if r is None:
-        _x0, y0, _x1, y1 = _font(spec, 200).getbbox("0123456789", anchor="ls")
-        r = _RATIOS[spec] = max(0.2, (y1 - y0) / 200.0)
-    return r
-
-
-def _length(spec: FontSpec, px: int, text: str) -> float:
-    """Advance width of one digit or a digit pair (the pair's includes the font's kerning)."""
-    key = (spec, px, text)
-    v = _PAIRS.get(key)
-    if v is None:
-        if len(_PAIRS) > _CACHE_LIMIT:
-            _PAIRS.clear()
-        v = _PAIRS[key] = float(_font(spec, px).getlength(text))
-    return v
-
-
-@functools.lru_cache(maxsize=1024)
-def _draw(spec: FontSpec, px: int, ch: str, stroke: int) -> np.ndarray:
-    """One digit drawn at ``(stroke + 2, stroke + 2)`` on its advance box (8-bit mask).
-
-    Cached: the outline-free drawing is shared by every outline width.
-    """
-    font = _font(spec, px)
-    ascent, descent = font.getmetrics()
-    pad = stroke + 2
-    adv = _length(spec, px, ch)
-    im = Image.new("L", (math.ceil(adv) + 2 * pad + 2, ascent + descent + 2 * pad), 0)
-    ImageDraw.Draw(im).text((pad, pad), ch, font=font, fill=255, stroke_width=stroke, stroke_fill=255)
-    return np.asarray(im)
-
-
-def _glyph(spec: FontSpec, px: int, ch: str, stroke: int) -> tuple[np.ndarray, int, int]:
-    """``(mask, x, y)``: one digit cropped to its ink, and the crop's place on the advance box.
-
-    The advance box is the one of :func:`_draw` with ``stroke`` px of outline. With an outline,
-    ``mask`` is H×W×4: the fill, the fill and outline together, then two empty channels (OpenCV
-    warps 4 channels as fast as 1, 2 at a third of the speed); without, H×W.
-    """
-    key = (spec, px, ch, stroke)
-    g = _GLYPHS.get(key)
-    if g is None:
-        outer = _draw(spec, px, ch, stroke)
-        cols = np.flatnonzero(outer.max(axis=0))
-        rows = np.flatnonzero(outer.max(axis=1))
-        if len(cols) == 0:  # pragma: no cover - fonts are checked for digit glyphs
-            raise ValueError(f"font {spec.name!r} drew nothing for {ch!r}")
-        x0, x1, y0, y1 = int(cols[0]), int(cols[-1]) + 1, int(rows[0]), int(rows[-1]) + 1
-        mask: np.ndarray = outer
-        if stroke:
-            plain = _draw(spec, px, ch, 0)  # the same box less `stroke` px on each side
-            mask = np.zeros((*outer.shape, 4), np.uint8)
-            mask[stroke : stroke + plain.shape[0], stroke : stroke + plain.shape[1], 0] = plain
-            mask[..., 1] = outer
-        mask = np.ascontiguousarray(mask[y0:y1, x0:x1])
-        if _GLYPH_BYTES[0] + mask.nbytes > _GLYPH_BUDGET:
-            _GLYPHS.clear()
-            _GLYPH_BYTES[0] = 0
-        _GLYPH_BYTES[0] += mask.nbytes
-        g = _GLYPHS[key] = (mask, x0, y0)
-    return g
-
+# Per-size constant fields (here) and fonts, glyph masks and kerning advances
+# (:mod:`renderers.glyphs`) are shared by every renderer of the process (and inherited by forked
+# workers): they depend only on the font file, the pixel size and the crop size, never on a
+# sample's seed.
 
 class _Fields:
     """Per-crop-size constants: pixel coordinates, normalised rows/columns, blotch upsampling."""
@@ -437,7 +340,7 @@ class JerseyRenderer:
         """X of each digit's origin: pair advances, so the font's kerning is kept."""
         xs = [0.0]
         for i in range(1, len(label)):
-            xs.append(xs[-1] + _length(spec, px, label[i - 1 : i + 1]) - _length(spec, px, label[i]))
+            xs.append(xs[-1] + advance(spec, px, label[i - 1 : i + 1]) - advance(spec, px, label[i]))
         return xs
 
     def _number_mask(self, p: dict[str, Any]) -> np.ndarray:
@@ -449,7 +352,7 @@ class JerseyRenderer:
         """
         label: str = p["label"]
         spec = self._specs[p["font"]]
-        target = p["number_height"] * p["height"] / _digit_ratio(spec)
+        target = p["number_height"] * p["height"] / digit_ratio(spec)
         px = next((b for b in _PX_BUCKETS if b >= target), _PX_BUCKETS[-1])
         stroke = max(1, round(p["outline_width"] * px)) if p["outline"] else 0
         track = p["tracking"] * px
@@ -457,7 +360,7 @@ class JerseyRenderer:
         xs = self._advances(spec, px, label)
         parts = []
         for i, ch in enumerate(label):
-            g, gx, gy = _glyph(spec, px, ch, stroke)
+            g, gx, gy = glyph(spec, px, ch, stroke)
             parts.append((round(xs[i] + i * track) - pad + gx, gy, g))
         if len(parts) == 1:
             return parts[0][2]
