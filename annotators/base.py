@@ -49,102 +49,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from annotators.annotations import Annotations
 from annotators.checkpoint import Checkpoint
+from annotators.records import STATUSES, Item, Result
 from datakit.errors import DatakitError
 from datakit.sample import Detection
 
 if TYPE_CHECKING:
     from datakit.dataset import Dataset
 
-STATUSES: tuple[str, ...] = ("ok", "unparseable", "invalid_value", "error")
-"""Every result carries one of these."""
-
-
-@dataclass
-class Item:
-    """One sample handed to an annotator.
-
-    Attributes:
-        id: The sample id.
-        index: Its row in the dataset.
-        image: The decoded image (``PIL.Image`` in RGB), or ``None`` for annotators that need none.
-        label: The sample's label (OCR compares against it), or ``None``.
-        detections: The sample's boxes (for a box item: only its own box).
-        box: For a box item, the box's position among the sample's detections (the image is
-            then the box's crop and the id ``<sample id>#box<k>``); ``None`` for a whole sample.
-
-    """
-
-    id: str
-    index: int
-    image: Any
-    label: str | None = None
-    detections: list[Detection] = field(default_factory=list)
-    box: int | None = None
-
-
-@dataclass
-class Result:
-    """What an annotator said about one sample.
-
-    Attributes:
-        id: The sample id.
-        status: One of :data:`STATUSES`.
-        values: Field → accepted value (only fields that passed validation).
-        raw: The raw answer (model text, or a compact description for classical annotators).
-        problems: Field (or ``"answer"``) → why it was not accepted.
-        confidence: A score in [0, 1] when the annotator has one, else ``None`` (never a made-up 1.0).
-        tags: Tags to add to the sample (e.g. ``possible_label_error``).
-        stamp: ``"<size>:<mtime_ns>"`` of the image file the result was computed from; a resumed
-            run re-annotates samples whose image has changed since.
-        box: Set for a box item's result (see :attr:`Item.box`): the values go to that box.
-
-    """
-
-    id: str
-    status: str
-    values: dict[str, Any] = field(default_factory=dict)
-    raw: str | None = None
-    problems: dict[str, str] = field(default_factory=dict)
-    confidence: float | None = None
-    tags: list[str] = field(default_factory=list)
-    stamp: str | None = None
-    box: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.status not in STATUSES:
-            raise ValueError(f"expected status in {STATUSES}, got {self.status!r}")
-
-    def to_row(self) -> dict[str, Any]:
-        """The checkpoint row (JSON-serialisable)."""
-        row: dict[str, Any] = {"id": self.id, "status": self.status, "values": self.values, "raw": self.raw}
-        if self.problems:
-            row["problems"] = self.problems
-        if self.confidence is not None:
-            row["confidence"] = self.confidence
-        if self.tags:
-            row["tags"] = self.tags
-        if self.stamp is not None:
-            row["stamp"] = self.stamp
-        if self.box is not None:
-            row["box"] = self.box
-        return row
-
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Result:
-        """Rebuild a result from its checkpoint row."""
-        return cls(
-            id=row["id"],
-            status=row["status"],
-            values=dict(row.get("values") or {}),
-            raw=row.get("raw"),
-            problems=dict(row.get("problems") or {}),
-            confidence=row.get("confidence"),
-            tags=list(row.get("tags") or []),
-            stamp=row.get("stamp"),
-            box=row.get("box"),
-        )
-
+__all__ = ["STATUSES", "Annotations", "Annotator", "Done", "Item", "Recipe", "Result", "annotate", "make_items",
+           "one_line", "run_batch", "sample_detections"]  # fmt: skip
 
 @dataclass(frozen=True)
 class Recipe:
@@ -228,104 +143,6 @@ class Annotator:
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
-
-
-@dataclass
-class Annotations:
-    """The results of one annotator over a dataset (from this run and from the checkpoint).
-
-    Attributes:
-        annotator: The annotator's name.
-        fields: The fields it writes.
-        results: Sample id → result.
-        resumed: How many results came from the checkpoint rather than this run.
-        checkpoint: The checkpoint file, if any.
-        stale: Checkpoint results not reused because the sample's image changed since.
-
-    """
-
-    annotator: str
-    fields: tuple[str, ...]
-    results: dict[str, Result]
-    resumed: int = 0
-    checkpoint: Path | None = None
-    stale: int = 0
-
-    def counts(self) -> dict[str, int]:
-        """Results per status (statuses with no result are left out)."""
-        out: dict[str, int] = {}
-        for r in self.results.values():
-            out[r.status] = out.get(r.status, 0) + 1
-        return {s: out[s] for s in STATUSES if s in out}
-
-    def apply(self, ds: Dataset, *, prefix: str = "", status_field: str | None = None) -> Dataset:
-        """A copy of ``ds`` with the answers written as metadata and result tags added.
-
-        Each field ``f`` goes to ``metadata.<prefix><f>`` (``None``, i.e. absent, where the value
-        was not accepted); the status goes to ``metadata.<status_field>`` (default
-        ``<prefix or name_>status``). Samples without a result keep no status. Results of box
-        items (:attr:`Result.box`) go to that box's attributes under the same keys instead.
-
-        Examples:
-            >>> from datakit import Dataset, Sample
-            >>> ds = Dataset.from_samples([Sample("a.jpg"), Sample("b.jpg")], ".")
-            >>> a = Annotations("color", ("jersey_color",),
-            ...                 {"a.jpg": Result("a.jpg", "ok", {"jersey_color": "red"}),
-            ...                  "b.jpg": Result("b.jpg", "unparseable", raw="??")})
-            >>> out = a.apply(ds)
-            >>> out.column("metadata.jersey_color"), out.column("metadata.color_status")
-            (['red', None], ['ok', 'unparseable'])
-
-        """
-        status_field = status_field or f"{prefix or self.annotator + '_'}status"
-        out = ds
-        box_results = [r for r in self.results.values() if r.box is not None]
-        if len(box_results) < len(self.results):
-            got = [self.results.get(i) for i in ds.ids]
-            got = [None if r is not None and r.box is not None else r for r in got]
-            for f in self.fields:
-                out = out.with_column(f"metadata.{prefix}{f}", [None if r is None else r.values.get(f) for r in got])
-            out = out.with_column(f"metadata.{status_field}", [None if r is None else r.status for r in got])
-            if any(r is not None and r.tags for r in got):
-                tags = out.column("tags")
-                for k, r in enumerate(got):
-                    if r is not None:
-                        tags[k] = list(dict.fromkeys([*tags[k], *r.tags]))
-                out = out.with_column("tags", tags)
-        if box_results:
-            out = _apply_to_boxes(out, box_results, self.fields, prefix, status_field)
-        return out
-
-
-def _apply_to_boxes(
-    ds: Dataset, results: list[Result], fields: tuple[str, ...], prefix: str, status_field: str
-) -> Dataset:
-    """``ds`` with box results written into their detections' attributes (tags to the sample)."""
-    from datakit.columns import DetectionColumns
-
-    d = ds.columns.detections
-    attrs = list(d.attributes)
-    tags = [list(t) for t in ds.columns.tags]
-    tagged = False
-    for r in results:
-        sid = r.id[: -len(f"#box{r.box}")]
-        i = ds.index_of(sid)
-        row = int(d.offsets[i]) + int(r.box or 0)
-        if row >= int(d.offsets[i + 1]):
-            continue  # the sample has fewer boxes than when annotated (a changed dataset): nothing to write
-        new = dict(attrs[row] or {})
-        for f in fields:
-            new.pop(prefix + f, None)
-            if f in r.values:
-                new[prefix + f] = r.values[f]
-        new[status_field] = r.status
-        attrs[row] = new
-        if r.tags:
-            tags[i] = list(dict.fromkeys([*tags[i], *r.tags]))
-            tagged = True
-    dets = DetectionColumns(d.offsets, d.boxes, d.labels, d.scores, attrs)
-    out = ds.replace(detections=dets)
-    return out.with_column("tags", tags) if tagged else out
 
 
 def _load(ds: Dataset, i: int) -> Any:
