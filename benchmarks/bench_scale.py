@@ -291,7 +291,7 @@ client, with `datakit.parallel.LOCAL_CLUSTER_CONFIG`); `dask tcp://, cluster run
 started (with the same settings, as docs/scale.md advises for long-running clusters, and warmed with the step's
 imports) before the timing, as a long-running `dask scheduler` / `dask worker` setup is, and its render workers send
 the images back for the client to write. The dedup target is timed on `bench_dedup.py`'s 10,000-image speed set
-(real photos and jersey crops, 47–400 px, half near or exact copies). Command: `flock /tmp/datakit-bench.lock .venv/bin/python benchmarks/bench_scale.py{" --quick" if args.quick else ""}`.
+(real photos and jersey crops, 47–400 px, half near or exact copies). Command: `flock /tmp/datakit-bench.lock .venv/bin/python benchmarks/bench_scale.py{" --quick" if args.quick else ""}{f" --skip {args.skip}" if args.skip else ""}`.
 
 {chr(10).join(p + chr(10) for p in parts_md)}
 Targets:
