@@ -33,7 +33,9 @@ from typing import Any
 
 import numpy as np
 
+from datakit.errors import FormatError
 from datakit.video.index import VideoIndex
+from datakit.video.plan import seek_runs
 
 
 def decoded(container: Any, stream: Any, skip: Callable[[Any], bool] | None) -> Iterator[Any]:
@@ -68,6 +70,43 @@ def frames_from(
             return
         started = True
         yield i, frame
+
+
+def open_video(path: str) -> Any:
+    """``av.open(path)``; a file FFmpeg cannot read is a one-line :class:`FormatError` naming it."""
+    import av
+
+    try:
+        return av.open(path)
+    except av.error.FFmpegError as e:
+        raise FormatError(path, None, f"not a readable video ({e})") from None
+
+
+def decode_runs(
+    container: Any, stream: Any, ix: VideoIndex, frames: np.ndarray, result: Any, skip: Any, *, seek_first: bool
+) -> Iterator[tuple[int, Any]]:
+    """``(index, frame)`` of every frame decoded on the way to ``frames``, one forward pass per seek run.
+
+    Each run of :func:`~datakit.video.plan.seek_runs` starts with a seek to its keyframe (the
+    first run too when ``seek_first`` or when it starts past frame 0) and ends at its last wanted
+    frame; ``result.seeks`` and ``result.decoded`` count them. Corrupt or truncated data ends a
+    run early: the frames it did not reach are the caller's to report.
+    """
+    import av
+
+    for n, (k, run) in enumerate(seek_runs(ix, frames)):
+        if n or seek_first or k > 0:
+            container.seek(int(ix.pts[k]), stream=stream, backward=True, any_frame=False)
+            result.seeks += 1
+        last = int(run[-1])
+        try:
+            for i, frame in frames_from(container, stream, ix, k, int(run[0]), result, skip):
+                result.decoded += 1
+                yield i, frame
+                if i >= last:
+                    break
+        except av.error.FFmpegError:
+            continue
 
 
 def disposable_skipper(stream: Any, ix: VideoIndex, wanted: np.ndarray, result: Any) -> Callable[[Any], bool] | None:

@@ -47,10 +47,10 @@ import orjson
 
 from datakit.atomic import atomic_write_bytes
 from datakit.errors import FormatError, Skip
-from datakit.video.decode import disposable_skipper, frames_from
+from datakit.video.decode import decode_runs, disposable_skipper, open_video
 from datakit.video.encode import encode_frame
 from datakit.video.index import VideoIndex
-from datakit.video.plan import FramePlan, Selection, seek_runs, split_runs
+from datakit.video.plan import FramePlan, Selection, split_runs
 
 JOURNAL_DIR = ".datakit-frames"
 """Hidden folder under the dataset root holding one journal per video."""
@@ -341,7 +341,6 @@ def _decode(
     journal: IO[bytes],
     result: VideoResult,
 ) -> None:
-    import av
 
     from datakit.dedup.hashing import phash_from_thumbnail
 
@@ -370,59 +369,42 @@ def _decode(
     prev_hist: np.ndarray | None = None
     cut = False
     got: set[int] = set()
-    try:
-        container = av.open(task.video)
-    except av.error.FFmpegError as e:
-        raise FormatError(task.video, None, f"not a readable video ({e})") from None
-    with ThreadPoolExecutor(max(1, task.writers)) as pool, container:
+    want = set(todo.tolist())
+    with ThreadPoolExecutor(max(1, task.writers)) as pool, open_video(task.video) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         skip = disposable_skipper(stream, ix, todo, result)
-        decoded_any = False
-        for k, frames in seek_runs(ix, todo):
-            want = set(frames.tolist())
-            last = int(frames[-1])
-            if decoded_any or k > 0:
-                container.seek(int(ix.pts[k]), stream=stream, backward=True, any_frame=False)
-                result.seeks += 1
-            decoded_any = True
-            try:
-                for i, frame in frames_from(container, stream, ix, k, int(frames[0]), result, skip):
-                    result.decoded += 1
-                    thumb = None
-                    if similar is not None:
-                        thumb = frame.reformat(width=32, height=32, format="rgb24", interpolation="AREA").to_ndarray()
-                        hist = _colour_hist(thumb)
-                        if prev_hist is not None and 0.5 * float(np.abs(hist - prev_hist).sum()) > CUT_DISTANCE:
-                            cut = True
-                            result.scene_cuts += 1
-                        prev_hist = hist
-                    if i in want:
-                        got.add(i)
-                        h = phash_from_thumbnail(_grey(thumb)) if thumb is not None else None
-                        if (h is not None and similar is not None and regular.get(i) and last_hash is not None
-                                and not cut and bin(h ^ last_hash).count("1") <= similar):  # fmt: skip
-                            dist = bin(h ^ last_hash).count("1")
-                            pending.append((i, None, {"i": i, "skipped": "similar", "d": dist, "hash": h}))
-                            result.skipped_similar += 1
-                        else:
-                            if h is not None:
-                                last_hash, cut = h, False
-                            rel = f"{task.folder}/{i:06d}.{ext}"
-                            if task.writers > 0:
-                                fut = pool.submit(_encode_write, Path(task.out) / rel, frame, ext, task.quality)
-                            else:
-                                _encode_write(Path(task.out) / rel, frame, ext, task.quality)
-                                fut = _DONE
-                            line = {"i": i, "kept": True, "image": rel, "hash": h, "row": _frame_row(task, i, rel)}
-                            pending.append((i, fut, line))
-                            result.written += 1
-                        settle(False)
-                    if i >= last:
-                        break
-            except av.error.FFmpegError:
-                pass  # corrupt or truncated data: the frames not reached are reported below
-        settle(True)
+        for i, frame in decode_runs(container, stream, ix, todo, result, skip, seek_first=False):
+            thumb = None
+            if similar is not None:
+                thumb = frame.reformat(width=32, height=32, format="rgb24", interpolation="AREA").to_ndarray()
+                hist = _colour_hist(thumb)
+                if prev_hist is not None and 0.5 * float(np.abs(hist - prev_hist).sum()) > CUT_DISTANCE:
+                    cut = True
+                    result.scene_cuts += 1
+                prev_hist = hist
+            if i in want:
+                got.add(i)
+                h = phash_from_thumbnail(_grey(thumb)) if thumb is not None else None
+                if (h is not None and similar is not None and regular.get(i) and last_hash is not None
+                        and not cut and bin(h ^ last_hash).count("1") <= similar):  # fmt: skip
+                    dist = bin(h ^ last_hash).count("1")
+                    pending.append((i, None, {"i": i, "skipped": "similar", "d": dist, "hash": h}))
+                    result.skipped_similar += 1
+                else:
+                    if h is not None:
+                        last_hash, cut = h, False
+                    rel = f"{task.folder}/{i:06d}.{ext}"
+                    if task.writers > 0:
+                        fut = pool.submit(_encode_write, Path(task.out) / rel, frame, ext, task.quality)
+                    else:
+                        _encode_write(Path(task.out) / rel, frame, ext, task.quality)
+                        fut = _DONE
+                    line = {"i": i, "kept": True, "image": rel, "hash": h, "row": _frame_row(task, i, rel)}
+                    pending.append((i, fut, line))
+                    result.written += 1
+                settle(False)
+        settle(True)  # frames not reached (corrupt or truncated data) are reported below
     if bar is not None:
         bar.close()
     _check_missing(task, todo, got, result)
@@ -441,40 +423,25 @@ def _decode_chunks(task: VideoTask, chunks: list[np.ndarray], take: Callable[[],
                    stop: threading.Event, put: Callable[[tuple[str, int, Any]], None],
                    counts: VideoResult) -> None:  # fmt: skip
     """One decoder thread: its own container; takes chunks in order, writes each kept frame."""
-    import av
-
     ix = task.index
     ext = "png" if task.image_format == "png" else "jpg"
-    try:
-        container = av.open(task.video)
-    except av.error.FFmpegError as e:
-        raise FormatError(task.video, None, f"not a readable video ({e})") from None
-    with container:
+    with open_video(task.video) as container:
         stream = container.streams.video[0]
         stream.codec_context.thread_count = 1  # the parallelism is the threads; FFmpeg's frame threads cost more here
         skip = disposable_skipper(stream, ix, np.concatenate(chunks), counts)
         started = False
         while (j := take()) is not None:
-            for k, run in seek_runs(ix, chunks[j]):
-                want, last = set(run.tolist()), int(run[-1])
-                if started or k > 0:
-                    container.seek(int(ix.pts[k]), stream=stream, backward=True, any_frame=False)
-                    counts.seeks += 1
-                started = True
-                try:
-                    for i, frame in frames_from(container, stream, ix, k, int(run[0]), counts, skip):
-                        if stop.is_set():
-                            return
-                        counts.decoded += 1
-                        if i in want:
-                            rel = f"{task.folder}/{i:06d}.{ext}"
-                            _encode_write(Path(task.out) / rel, frame, ext, task.quality)
-                            put(("line", j, {"i": i, "kept": True, "image": rel, "hash": None,
-                                             "row": _frame_row(task, i, rel)}))  # fmt: skip
-                        if i >= last:
-                            break
-                except av.error.FFmpegError:
-                    pass  # corrupt or truncated data: the frames not reached are reported by the caller
+            want = set(chunks[j].tolist())
+            # frames not reached (corrupt or truncated data) are reported by the caller
+            for i, frame in decode_runs(container, stream, ix, chunks[j], counts, skip, seek_first=started):
+                if stop.is_set():
+                    return
+                if i in want:
+                    rel = f"{task.folder}/{i:06d}.{ext}"
+                    _encode_write(Path(task.out) / rel, frame, ext, task.quality)
+                    put(("line", j, {"i": i, "kept": True, "image": rel, "hash": None,
+                                     "row": _frame_row(task, i, rel)}))  # fmt: skip
+            started = True
             put(("chunk", j, None))
 
 
