@@ -6,6 +6,8 @@ import ipaddress
 import json
 import os
 import socket
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -51,6 +53,24 @@ def _guarded_connect_ex(self: socket.socket, address: object) -> int:
     if not _is_loopback(address):
         raise RuntimeError(f"test tried to open a network connection to {address!r}; tests run offline")
     return _real_connect_ex(self, address)  # type: ignore[arg-type]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _scratch_tempdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Send ``tempfile`` folders (doctests, libraries, subprocesses) into pytest's base folder.
+
+    With ``tmp_path_retention_policy = "failed"`` a passing run then leaves nothing in ``/tmp``.
+    """
+    scratch = str(tmp_path_factory.mktemp("scratch"))
+    old_dir, old_env = tempfile.tempdir, os.environ.get("TMPDIR")
+    tempfile.tempdir = scratch
+    os.environ["TMPDIR"] = scratch
+    yield
+    tempfile.tempdir = old_dir
+    if old_env is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = old_env
 
 
 @pytest.fixture(autouse=True)
