@@ -54,6 +54,10 @@ def test_summary_and_json(
     payload = json.loads(text)
     assert code == 0 and payload["written"] == 0 and payload["resumed"] == 6 and payload["samples"] == 6
     assert payload["max_frames"] == 1000 and payload["per_video"][0]["key"] == "good"
+    assert payload["per_video"][0]["decoders"] == 0  # resumed: nothing decoded
+    code, text, _ = run_cli(capsys, str(media["good"]), "--fps", "1000", "--decoders", "2", "--out",
+                            str(tmp_path / "dense"), "--json")  # fmt: skip
+    assert code == 0 and json.loads(text)["per_video"][0]["decoders"] == 2  # --decoders is taken as given
 
 
 def test_fps_cap_is_reported(

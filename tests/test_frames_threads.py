@@ -63,6 +63,29 @@ def test_decoder_threads_write_the_same_files_as_one(
     assert [m for m, _ in got] == list(range(0, 150, every)) and all(m == px for m, px in got)
 
 
+@pytest.mark.parametrize(
+    ("selection", "decoders", "used"),
+    [
+        (Selection(every=1, max_frames=0), 0, 1),  # dense: encoding-bound, one decoder
+        (Selection(fps=25, max_frames=0), 0, 1),  # --fps at the file's own rate is just as dense
+        (Selection(every=3, max_frames=0), 0, 1),
+        (Selection(every=4, max_frames=0), 0, 2),  # sparse: one decoder per core
+        (Selection(every=13, max_frames=0), 0, 2),
+        (Selection(every=1, max_frames=0), 3, 3),  # asked for: taken as given
+        (Selection(every=13, max_frames=0, skip_similar=4), 0, 1),  # compares with the last kept frame
+    ],
+)
+def test_automatic_decoders_follow_the_plan(
+    clip: pathlib.Path, tmp_path: pathlib.Path, selection: Selection, decoders: int, used: int
+) -> None:
+    report = extract_frames([clip], tmp_path / "ds", selection, decoders=decoders, cores=2)
+    r = report.videos[0]
+    assert r.decoders == used
+    assert r.written == len(datakit.load(tmp_path / "ds")) > 0
+    again = extract_frames([clip], tmp_path / "ds", selection, decoders=decoders, cores=2).videos[0]
+    assert again.written == 0 and again.decoders == 0  # nothing left to decode
+
+
 def test_split_runs_cut_at_keyframes_and_balance(clip: pathlib.Path) -> None:
     ix = probe(clip)
     wanted = np.arange(150)

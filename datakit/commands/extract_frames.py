@@ -46,17 +46,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--decoders", type=int,
         help="decoder threads per video, each taking a keyframe-aligned share of its frames "
-        "(default: CPU cores / videos decoded at once, and 1 for --every 1-3, which JPEG encoding bounds; "
+        "(default: CPU cores / videos decoded at once, and 1 where the wanted frames are under 4 apart on "
+        "average, as with --every 1-3 or --fps at the file's rate, which JPEG encoding bounds; "
         "1: one FFmpeg-threaded decoder; --skip-similar uses 1)",
     )  # fmt: skip
     add_scheduler(p)
     add_common(p, out=True, out_required=True)
     p.set_defaults(func=run)
-
-
-DENSE_EVERY = 4
-"""``--every`` below this is encoding-bound: one decoder by default (bench_frames: 2 decoders 1.16x at
-``--every 30``, 0.84x at ``--every 1``)."""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,16 +75,14 @@ def run(args: argparse.Namespace) -> int:
     from datakit.video.extract import decoder_threads
 
     scheduler = args.scheduler or os.environ.get("DATAKIT_SCHEDULER") or ""
-    if args.decoders:
-        decoders = args.decoders
-    elif args.every is not None and args.every < DENSE_EVERY and not args.events:
-        decoders = 1  # encoding-bound: a second decoder takes cores from the JPEG encoders (0.84x at --every 1)
-    elif scheduler.startswith("local:") and scheduler[6:].isdigit():  # N loopback workers share the cores
-        decoders = max(1, decoder_threads() // max(1, int(scheduler[6:])))
+    # Without --decoders, each video's plan decides (one decoder for dense selections); these are
+    # the cores each video may use for it.
+    if scheduler.startswith("local:") and scheduler[6:].isdigit():  # N loopback workers share the cores
+        cores = max(1, decoder_threads() // max(1, int(scheduler[6:])))
     elif scheduler:
-        decoders = 0  # a remote worker counts its own cores
+        cores = 0  # a remote worker counts its own cores
     else:
-        decoders = max(1, decoder_threads() // min(args.workers, len(args.videos)))
+        cores = max(1, decoder_threads() // min(args.workers, len(args.videos)))
     from datakit.parallel import executor, ordered_map
 
     try:
@@ -97,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         with executor(min(args.workers, len(args.videos)), args.scheduler) as ex:
             report = extract_frames(
                 args.videos, args.out, selection, split=args.split, image_format=args.format,
-                quality=args.quality, half=args.half, lenient=args.lenient, decoders=decoders,
+                quality=args.quality, half=args.half, lenient=args.lenient, decoders=args.decoders or 0, cores=cores,
                 progress=sys.stderr.isatty() and not args.json and ex is None,
                 mapper=lambda fn, tasks: ordered_map(ex, fn, tasks),
             )  # fmt: skip
@@ -114,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
             {"video": r.video, "key": r.key, "planned": r.planned, "event_frames": r.event_frames,
              "written": r.written, "resumed": r.resumed,
              "skipped_similar": r.skipped_similar, "scene_cuts": r.scene_cuts, "selected": r.selected,
-             "capped": r.capped, "decoded": r.decoded, "not_decoded": r.not_decoded, "seeks": r.seeks}
+             "capped": r.capped, "decoded": r.decoded, "not_decoded": r.not_decoded, "seeks": r.seeks,
+             "decoders": r.decoders}
             for r in report.videos
         ],
         "skips": [s.to_dict() for s in report.skips],

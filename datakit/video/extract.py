@@ -81,8 +81,10 @@ class VideoTask:
         lenient: Count frames that do not decode (a truncated file) instead of failing.
         progress: Show a tqdm bar.
         writers: Encoder/writer threads of the one-thread decoder (``0``: encode on the decoding thread).
-        decoders: Decoder threads for this video (``0``: one per CPU core; ``1``: one container
-            with FFmpeg's frame threads). ``skip_similar`` always uses one.
+        decoders: Decoder threads for this video (``0``: automatic, see :func:`auto_decoders`;
+            ``1``: one container with FFmpeg's frame threads). ``skip_similar`` always uses one.
+        cores: CPU cores this video may use when ``decoders`` is automatic (``0``: all of this
+            process's; a caller running several videos at once gives each its share).
 
     """
 
@@ -100,6 +102,7 @@ class VideoTask:
     progress: bool = False
     writers: int = 2
     decoders: int = 0
+    cores: int = 0
 
     @property
     def folder(self) -> str:
@@ -133,6 +136,7 @@ class VideoResult:
         seeks: Keyframe seeks made.
         decoded: Frames decoded.
         not_decoded: Disposable frames (H.264, referenced by no other frame) not sent to the decoder.
+        decoders: Decoder threads this run used (``0`` when nothing was left to decode).
         selected: Regular + event frames the options selected before the cap.
         capped: Frames the cap removed.
         skips: Frames (or events) counted as skipped with ``lenient``.
@@ -151,6 +155,7 @@ class VideoResult:
     seeks: int = 0
     decoded: int = 0
     not_decoded: int = 0
+    decoders: int = 0
     selected: int = 0
     capped: int = 0
     skips: list[Skip] = field(default_factory=list)
@@ -232,6 +237,28 @@ def decoder_threads(requested: int = 0) -> int:
         return max(1, os.cpu_count() or 1)
 
 
+DENSE_EVERY = 4
+"""Wanted frames closer than this on average are encoding-bound: one decoder by default
+(bench_frames, 2 cores: two decoders 1.18x one at ``--every 30`` but 0.84x at ``--every 1``, where
+a second decoder takes a core from the JPEG encoders)."""
+
+
+def auto_decoders(frames: np.ndarray, cores: int = 0) -> int:
+    """Decoder threads for ``frames`` (ascending indices) when the caller leaves it to datakit.
+
+    Dense selections (a mean step under :data:`DENSE_EVERY`: ``--every 1``, or ``--fps`` at the
+    file's own rate) get one decoder; sparser ones one per core (:func:`decoder_threads`).
+
+    Examples:
+        >>> auto_decoders(np.arange(0, 3000, 1), cores=2), auto_decoders(np.arange(0, 3000, 30), cores=2)
+        (1, 2)
+
+    """
+    if len(frames) > 1 and (int(frames[-1]) - int(frames[0])) < DENSE_EVERY * (len(frames) - 1):
+        return 1
+    return decoder_threads(cores)
+
+
 def _frame_row(task: VideoTask, i: int, image: str) -> dict[str, Any]:
     ix = task.index
     meta: dict[str, Any] = {
@@ -310,8 +337,10 @@ def extract_video(task: VideoTask) -> VideoResult:
     folder.mkdir(parents=True, exist_ok=True)
     journal = _open_journal(jpath, header, fresh=old_header is None)
     try:
-        threads_n = 1 if task.selection.skip_similar is not None else decoder_threads(task.decoders)
+        similar = task.selection.skip_similar is not None  # compares with the last kept frame: one thread
+        threads_n = 1 if similar else task.decoders or auto_decoders(todo, task.cores)
         if threads_n < 2 or not _decode_split(task, todo, threads_n, kept, journal, result):
+            result.decoders = 1
             _decode(task, todo, kept, last_hash, journal, result)
         journal.write(orjson.dumps({"done": True}) + b"\n")
         journal.flush()
@@ -465,7 +494,7 @@ def _decode_split(
     chunks = split_runs(task.index, todo, threads_n * CHUNKS_PER_THREAD)
     if len(chunks) < 2:
         return False
-    threads_n = min(threads_n, len(chunks))
+    threads_n = result.decoders = min(threads_n, len(chunks))
     bar = None
     if task.progress:
         from tqdm import tqdm

@@ -131,6 +131,7 @@ def extract_frames(
     progress: bool = False,
     writers: int = 2,
     decoders: int = 0,
+    cores: int = 0,
     mapper: Callable[..., Any] = map,
 ) -> FramesReport:
     """Extract frames from ``videos`` into the dataset at ``out`` (native JSONL), resumably.
@@ -149,8 +150,11 @@ def extract_frames(
         progress: tqdm bars (the CLI turns them on for a terminal).
         writers: JPEG/PNG encoder threads per video with one decoder thread (``0``: encode on the
             decoding thread).
-        decoders: Decoder threads per video (``0``: one per CPU core; ``1``: one container with
-            FFmpeg's frame threads); see :mod:`datakit.video.extract`.
+        decoders: Decoder threads per video (``0``: automatic, one per core for sparse selections
+            and one for dense ones, see :func:`~datakit.video.extract.auto_decoders`; ``1``: one
+            container with FFmpeg's frame threads); see :mod:`datakit.video.extract`.
+        cores: CPU cores each video may use with automatic ``decoders`` (``0``: all; give each
+            its share when ``mapper`` runs several videos at once in one machine).
         mapper: ``map``-like callable running the per-video tasks (a process pool's ``map``).
 
     Returns:
@@ -208,7 +212,7 @@ def extract_frames(
         taken.add(key)
         keys[absolute] = key
         tasks.append(VideoTask(str(video), _video_meta(video, out), key, index, plan, sel, str(out),
-                               split, image_format, quality, lenient, progress, writers, decoders))  # fmt: skip
+                               split, image_format, quality, lenient, progress, writers, decoders, cores))  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     (out / JOURNAL_DIR).mkdir(exist_ok=True)
     try:
