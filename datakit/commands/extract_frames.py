@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
             {"video": r.video, "key": r.key, "planned": r.planned, "event_frames": r.event_frames,
              "written": r.written, "resumed": r.resumed,
              "skipped_similar": r.skipped_similar, "scene_cuts": r.scene_cuts, "selected": r.selected,
-             "capped": r.capped, "decoded": r.decoded, "not_decoded": r.not_decoded, "seeks": r.seeks,
+             "capped": r.capped, "decoded": r.decoded, "not_decoded": r.not_decoded, "cut": r.cut, "seeks": r.seeks,
              "decoders": r.decoders}
             for r in report.videos
         ],

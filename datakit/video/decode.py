@@ -4,7 +4,8 @@
 from each frame's timestamp (:meth:`~datakit.video.index.VideoIndex.index_of_pts`), so indices stay
 exact after seeks and on variable-frame-rate files. :func:`disposable_skipper` lets H.264 packets
 that no other frame refers to bypass the decoder unless wanted (:mod:`datakit.video.h264`).
-``result`` is any object with integer ``seeks`` and ``not_decoded`` attributes (counters).
+``result`` is any object with integer ``seeks``, ``decoded``, ``not_decoded`` and ``cut``
+attributes (counters).
 
 Examples:
     >>> import tempfile, pathlib, av, numpy as np
@@ -19,7 +20,7 @@ Examples:
     ...         c.mux(pk)
     >>> ix = probe(p)
     >>> class Counts:
-    ...     seeks = not_decoded = 0
+    ...     seeks = not_decoded = cut = 0
     >>> with av.open(str(p)) as c:
     ...     [i for i, _ in frames_from(c, c.streams.video[0], ix, 0, 0, Counts(), None)][:4]
     [0, 1, 2, 3]
@@ -38,11 +39,20 @@ from datakit.video.index import VideoIndex
 from datakit.video.plan import seek_runs
 
 
-def decoded(container: Any, stream: Any, skip: Callable[[Any], bool] | None) -> Iterator[Any]:
-    """Frames of ``stream`` from the current position; packets ``skip`` accepts are not decoded."""
+def decoded(container: Any, stream: Any, skip: Callable[[Any], Any] | None) -> Iterator[Any]:
+    """Frames of ``stream`` from the current position, each packet through ``skip`` first.
+
+    ``skip(packet)`` returns the packet to decode (``packet`` itself, or a replacement) or
+    ``None`` to leave it out.
+    """
     for packet in container.demux(stream):
-        if skip is not None and packet.size and skip(packet):
-            continue
+        if skip is not None and packet.size:
+            sent = skip(packet)
+            if sent is None:
+                continue
+            if sent is not packet:
+                yield from stream.codec_context.decode(sent)
+                continue
         yield from packet.decode()
 
 
@@ -109,9 +119,52 @@ def decode_runs(
             continue
 
 
-def disposable_skipper(stream: Any, ix: VideoIndex, wanted: np.ndarray, result: Any) -> Callable[[Any], bool] | None:
-    """A test for packets that need no decoding: H.264 disposable frames that are not wanted."""
+def reference_cuts(path: str, ix: VideoIndex, wanted: np.ndarray) -> dict[int, tuple[int, ...]] | None:
+    """Reference pictures the ``wanted`` frames do not need (:func:`datakit.video.h264refs.plan_cuts`).
+
+    One pass over the packets (no decoding) up to the last wanted one; ``None`` when the stream is
+    not length-prefixed H.264 or is outside the model.
+    """
+    from datakit.video.h264 import nal_length_size
+    from datakit.video.h264refs import plan_cuts
+
+    if ix.codec != "h264" or not ix.exact or len(wanted) == 0:
+        return None
+    wanted_pts = set(ix.pts[wanted].tolist())
+    with open_video(path) as container:
+        stream = container.streams.video[0]
+        extradata = stream.codec_context.extradata
+        size = nal_length_size(extradata)
+        if size is None or extradata is None:
+            return None
+        packets: list[tuple[int, bytes]] = []
+        left = set(wanted_pts)
+        try:
+            for packet in container.demux(stream):
+                if not packet.size or packet.pts is None:
+                    continue
+                packets.append((int(packet.pts), bytes(packet)))
+                left.discard(int(packet.pts))
+                if not left:
+                    break
+        except Exception:  # a truncated file: the decoders report it; plan nothing
+            return None
+    return plan_cuts(bytes(extradata), size, packets, wanted_pts)
+
+
+def disposable_skipper(
+    stream: Any, ix: VideoIndex, wanted: np.ndarray, result: Any, cuts: dict[int, tuple[int, ...]] | None = None
+) -> Callable[[Any], Any] | None:
+    """The packet filter for :func:`decoded`: what goes to the decoder, and how.
+
+    H.264 disposable frames that are not wanted are left out (``result.not_decoded``); reference
+    pictures in ``cuts`` (:func:`reference_cuts`) are sent as their slice headers only
+    (``result.cut``), with the decoder's error concealment off, which would otherwise repaint them.
+    """
+    import av
+
     from datakit.video.h264 import is_disposable, nal_length_size
+    from datakit.video.h264refs import cut_packet
 
     if stream.codec_context.name != "h264" or not ix.exact:
         return None
@@ -119,13 +172,23 @@ def disposable_skipper(stream: Any, ix: VideoIndex, wanted: np.ndarray, result: 
     if size is None:
         return None
     wanted_pts = set(ix.pts[wanted].tolist())
+    if cuts:
+        stream.codec_context.options = {**stream.codec_context.options, "ec": "0"}
 
-    def skip(packet: Any) -> bool:
+    def skip(packet: Any) -> Any:
         if packet.pts is None or packet.pts in wanted_pts or packet.is_keyframe:
-            return False
+            return packet
         if is_disposable(memoryview(packet), size):
             result.not_decoded += 1
-            return True
-        return False
+            return None
+        heads = cuts.get(packet.pts) if cuts else None
+        if heads is not None:
+            data = cut_packet(memoryview(packet), size, heads)
+            if data is not None:
+                sent = av.Packet(data)
+                sent.pts, sent.dts, sent.time_base = packet.pts, packet.dts, packet.time_base
+                result.cut += 1
+                return sent
+        return packet
 
     return skip

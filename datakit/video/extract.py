@@ -47,7 +47,7 @@ import orjson
 
 from datakit.atomic import atomic_write_bytes
 from datakit.errors import FormatError, Skip
-from datakit.video.decode import decode_runs, disposable_skipper, open_video
+from datakit.video.decode import decode_runs, disposable_skipper, open_video, reference_cuts
 from datakit.video.encode import encode_frame
 from datakit.video.index import VideoIndex
 from datakit.video.plan import FramePlan, Selection, split_runs
@@ -136,6 +136,8 @@ class VideoResult:
         seeks: Keyframe seeks made.
         decoded: Frames decoded.
         not_decoded: Disposable frames (H.264, referenced by no other frame) not sent to the decoder.
+        cut: Reference frames no wanted frame needs, sent to the decoder as slice headers only
+            (:mod:`datakit.video.h264refs`).
         decoders: Decoder threads this run used (``0`` when nothing was left to decode).
         selected: Regular + event frames the options selected before the cap.
         capped: Frames the cap removed.
@@ -155,6 +157,7 @@ class VideoResult:
     seeks: int = 0
     decoded: int = 0
     not_decoded: int = 0
+    cut: int = 0
     decoders: int = 0
     selected: int = 0
     capped: int = 0
@@ -243,6 +246,11 @@ DENSE_EVERY = 4
 a second decoder takes a core from the JPEG encoders)."""
 
 
+def _sparse(frames: np.ndarray) -> bool:
+    """Wanted frames at least :data:`DENSE_EVERY` apart on average (or just one)."""
+    return len(frames) == 1 or (len(frames) > 1 and int(frames[-1]) - int(frames[0]) >= DENSE_EVERY * (len(frames) - 1))
+
+
 def auto_decoders(frames: np.ndarray, cores: int = 0) -> int:
     """Decoder threads for ``frames`` (ascending indices) when the caller leaves it to datakit.
 
@@ -254,9 +262,7 @@ def auto_decoders(frames: np.ndarray, cores: int = 0) -> int:
         (1, 2)
 
     """
-    if len(frames) > 1 and (int(frames[-1]) - int(frames[0])) < DENSE_EVERY * (len(frames) - 1):
-        return 1
-    return decoder_threads(cores)
+    return decoder_threads(cores) if len(frames) < 2 or _sparse(frames) else 1
 
 
 def _frame_row(task: VideoTask, i: int, image: str) -> dict[str, Any]:
@@ -339,9 +345,10 @@ def extract_video(task: VideoTask) -> VideoResult:
     try:
         similar = task.selection.skip_similar is not None  # compares with the last kept frame: one thread
         threads_n = 1 if similar else task.decoders or auto_decoders(todo, task.cores)
-        if threads_n < 2 or not _decode_split(task, todo, threads_n, kept, journal, result):
+        cuts = reference_cuts(task.video, task.index, todo) if _sparse(todo) else None
+        if threads_n < 2 or not _decode_split(task, todo, threads_n, kept, journal, result, cuts):
             result.decoders = 1
-            _decode(task, todo, kept, last_hash, journal, result)
+            _decode(task, todo, kept, last_hash, journal, result, cuts)
         journal.write(orjson.dumps({"done": True}) + b"\n")
         journal.flush()
         os.fsync(journal.fileno())
@@ -369,6 +376,7 @@ def _decode(
     last_hash: int | None,
     journal: IO[bytes],
     result: VideoResult,
+    cuts: dict[int, tuple[int, ...]] | None = None,
 ) -> None:
 
     from datakit.dedup.hashing import phash_from_thumbnail
@@ -402,7 +410,7 @@ def _decode(
     with ThreadPoolExecutor(max(1, task.writers)) as pool, open_video(task.video) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        skip = disposable_skipper(stream, ix, todo, result)
+        skip = disposable_skipper(stream, ix, todo, result, cuts)
         for i, frame in decode_runs(container, stream, ix, todo, result, skip, seek_first=False):
             thumb = None
             if similar is not None:
@@ -450,14 +458,14 @@ def _check_missing(task: VideoTask, todo: np.ndarray, got: set[int], result: Vid
 
 def _decode_chunks(task: VideoTask, chunks: list[np.ndarray], take: Callable[[], int | None],
                    stop: threading.Event, put: Callable[[tuple[str, int, Any]], None],
-                   counts: VideoResult) -> None:  # fmt: skip
+                   counts: VideoResult, cuts: dict[int, tuple[int, ...]] | None = None) -> None:  # fmt: skip
     """One decoder thread: its own container; takes chunks in order, writes each kept frame."""
     ix = task.index
     ext = "png" if task.image_format == "png" else "jpg"
     with open_video(task.video) as container:
         stream = container.streams.video[0]
         stream.codec_context.thread_count = 1  # the parallelism is the threads; FFmpeg's frame threads cost more here
-        skip = disposable_skipper(stream, ix, np.concatenate(chunks), counts)
+        skip = disposable_skipper(stream, ix, np.concatenate(chunks), counts, cuts)
         started = False
         while (j := take()) is not None:
             want = set(chunks[j].tolist())
@@ -486,6 +494,7 @@ def _decode_split(
     kept: dict[int, dict[str, Any]],
     journal: IO[bytes],
     result: VideoResult,
+    cuts: dict[int, tuple[int, ...]] | None = None,
 ) -> bool:
     """Decode ``todo`` on ``threads_n`` threads; this thread journals in frame order.
 
@@ -519,7 +528,7 @@ def _decode_split(
 
     def work(c: VideoResult) -> None:
         try:
-            _decode_chunks(task, chunks, take, stop, messages.put, c)
+            _decode_chunks(task, chunks, take, stop, messages.put, c, cuts)
         except BaseException as e:  # handed to the journaling thread, which raises it
             messages.put(("error", -1, e))
         finally:
@@ -584,6 +593,7 @@ def _decode_split(
         result.seeks += c.seeks
         result.decoded += c.decoded
         result.not_decoded += c.not_decoded
+        result.cut += c.cut
     if error is not None:
         raise error
     _check_missing(task, todo, got, result)

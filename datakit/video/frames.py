@@ -55,6 +55,7 @@ class FramesReport:
             "resumed": sum(r.resumed for r in v), "skipped_similar": sum(r.skipped_similar for r in v),
             "scene_cuts": sum(r.scene_cuts for r in v), "capped": sum(r.capped for r in v),
             "decoded": sum(r.decoded for r in v), "not_decoded": sum(r.not_decoded for r in v),
+            "cut": sum(r.cut for r in v),
             "seeks": sum(r.seeks for r in v),
             "skipped": len(self.skips),
         }  # fmt: skip
