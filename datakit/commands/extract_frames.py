@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"--workers must be at least 1, got {args.workers}")
     if args.decoders is not None and args.decoders < 1:
         raise CommandError(f"--decoders must be at least 1, got {args.decoders}")
-    from datakit.video.extract import decoder_threads
+    from datakit.video.plan import decoder_threads
 
     scheduler = args.scheduler or os.environ.get("DATAKIT_SCHEDULER") or ""
     # Without --decoders, each video's plan decides (one decoder for dense selections); these are

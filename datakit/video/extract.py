@@ -2,7 +2,10 @@
 
 Decoding is PyAV's (FFmpeg through its C API): packets are demuxed once for the frame index
 (:mod:`datakit.video.index`), each run of wanted frames is reached by one keyframe seek, and
-frames are decoded forward; only kept frames are converted to pixels. OpenCV's
+frames are decoded forward; only kept frames are converted to pixels. H.264 frames no wanted
+frame depends on cost (almost) nothing: disposable ones are not sent to the decoder, reference
+ones only as their slice headers (:mod:`datakit.video.h264refs`, planned once per video for
+sparse selections). OpenCV's
 ``VideoCapture`` was measured beside it (1080p H.264, 300 frames): ``grab()`` decodes at about
 the same speed, but it converts every ``read()`` frame, gives no packet timestamps, and its
 ``CAP_PROP_POS_FRAMES`` seek is inexact on variable-frame-rate files, so frame indices could not
@@ -50,7 +53,7 @@ from datakit.errors import FormatError, Skip
 from datakit.video.decode import decode_runs, disposable_skipper, open_video, reference_cuts
 from datakit.video.encode import encode_frame
 from datakit.video.index import VideoIndex
-from datakit.video.plan import FramePlan, Selection, split_runs
+from datakit.video.plan import FramePlan, Selection, auto_decoders, is_sparse, split_runs
 
 JOURNAL_DIR = ".datakit-frames"
 """Hidden folder under the dataset root holding one journal per video."""
@@ -224,47 +227,6 @@ def _encode_write(path: Path, frame: Any, fmt: str, quality: int) -> None:
     atomic_write_bytes(path, encode_frame(frame, fmt, quality))
 
 
-def decoder_threads(requested: int = 0) -> int:
-    """Decoder threads for ``requested`` (``0``: the CPU cores this process may use).
-
-    Examples:
-        >>> decoder_threads(3), decoder_threads(0) >= 1
-        (3, True)
-
-    """
-    if requested > 0:
-        return requested
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
-DENSE_EVERY = 4
-"""Wanted frames closer than this on average are encoding-bound: one decoder by default
-(bench_frames, 2 cores: two decoders 1.18x one at ``--every 30`` but 0.84x at ``--every 1``, where
-a second decoder takes a core from the JPEG encoders)."""
-
-
-def _sparse(frames: np.ndarray) -> bool:
-    """Wanted frames at least :data:`DENSE_EVERY` apart on average (or just one)."""
-    return len(frames) == 1 or (len(frames) > 1 and int(frames[-1]) - int(frames[0]) >= DENSE_EVERY * (len(frames) - 1))
-
-
-def auto_decoders(frames: np.ndarray, cores: int = 0) -> int:
-    """Decoder threads for ``frames`` (ascending indices) when the caller leaves it to datakit.
-
-    Dense selections (a mean step under :data:`DENSE_EVERY`: ``--every 1``, or ``--fps`` at the
-    file's own rate) get one decoder; sparser ones one per core (:func:`decoder_threads`).
-
-    Examples:
-        >>> auto_decoders(np.arange(0, 3000, 1), cores=2), auto_decoders(np.arange(0, 3000, 30), cores=2)
-        (1, 2)
-
-    """
-    return decoder_threads(cores) if len(frames) < 2 or _sparse(frames) else 1
-
-
 def _frame_row(task: VideoTask, i: int, image: str) -> dict[str, Any]:
     ix = task.index
     meta: dict[str, Any] = {
@@ -345,7 +307,7 @@ def extract_video(task: VideoTask) -> VideoResult:
     try:
         similar = task.selection.skip_similar is not None  # compares with the last kept frame: one thread
         threads_n = 1 if similar else task.decoders or auto_decoders(todo, task.cores)
-        cuts = reference_cuts(task.video, task.index, todo) if _sparse(todo) else None
+        cuts = reference_cuts(task.video, task.index, todo) if is_sparse(todo) else None
         if threads_n < 2 or not _decode_split(task, todo, threads_n, kept, journal, result, cuts):
             result.decoders = 1
             _decode(task, todo, kept, last_hash, journal, result, cuts)

@@ -152,7 +152,7 @@ def extract_frames(
         writers: JPEG/PNG encoder threads per video with one decoder thread (``0``: encode on the
             decoding thread).
         decoders: Decoder threads per video (``0``: automatic, one per core for sparse selections
-            and one for dense ones, see :func:`~datakit.video.extract.auto_decoders`; ``1``: one
+            and one for dense ones, see :func:`~datakit.video.plan.auto_decoders`; ``1``: one
             container with FFmpeg's frame threads); see :mod:`datakit.video.extract`.
         cores: CPU cores each video may use with automatic ``decoders`` (``0``: all; give each
             its share when ``mapper`` runs several videos at once in one machine).

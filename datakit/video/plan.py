@@ -10,6 +10,7 @@ last wanted frame, i.e. when the gap holds a whole keyframe interval that seekin
 from __future__ import annotations
 
 import itertools
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -279,3 +280,50 @@ def split_runs(index: VideoIndex, indices: np.ndarray, parts: int) -> list[np.nd
     cuts = [c for c in cuts if 0 < c < len(starts)]
     bounds = [0, *[int(starts[c]) for c in cuts], len(indices)]
     return [indices[a:b] for a, b in itertools.pairwise(bounds) if b > a]
+
+
+def decoder_threads(requested: int = 0) -> int:
+    """Decoder threads for ``requested`` (``0``: the CPU cores this process may use).
+
+    Examples:
+        >>> decoder_threads(3), decoder_threads(0) >= 1
+        (3, True)
+
+    """
+    if requested > 0:
+        return requested
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+DENSE_EVERY = 4
+"""Wanted frames closer than this on average are encoding-bound: one decoder by default
+(bench_frames, 2 cores: two decoders 1.18x one at ``--every 30`` but 0.84x at ``--every 1``, where
+a second decoder takes a core from the JPEG encoders)."""
+
+
+def is_sparse(frames: np.ndarray) -> bool:
+    """Whether wanted ``frames`` (ascending) are at least :data:`DENSE_EVERY` apart on average (or just one).
+
+    Examples:
+        >>> is_sparse(np.arange(0, 300, 30)), is_sparse(np.arange(0, 300, 2)), is_sparse(np.array([7]))
+        (True, False, True)
+
+    """
+    return len(frames) == 1 or (len(frames) > 1 and int(frames[-1]) - int(frames[0]) >= DENSE_EVERY * (len(frames) - 1))
+
+
+def auto_decoders(frames: np.ndarray, cores: int = 0) -> int:
+    """Decoder threads for ``frames`` (ascending indices) when the caller leaves it to datakit.
+
+    Dense selections (a mean step under :data:`DENSE_EVERY`: ``--every 1``, or ``--fps`` at the
+    file's own rate) get one decoder; sparser ones one per core (:func:`decoder_threads`).
+
+    Examples:
+        >>> auto_decoders(np.arange(0, 3000, 1), cores=2), auto_decoders(np.arange(0, 3000, 30), cores=2)
+        (1, 2)
+
+    """
+    return decoder_threads(cores) if len(frames) < 2 or is_sparse(frames) else 1
