@@ -528,7 +528,9 @@ Versions: {versions("datakit", "av", "simplejpeg", "opencv-python-headless", "fi
 Input: {video.name}: {W}×{H} H.264 (x264 superfast, CRF 23, keyframe every {GOP}, B-frames), {n} frames at {FPS} fps,
 {video.stat().st_size / 2**20:.0f} MiB. JPEG quality {QUALITY} for datakit and the floor, `-q:v 2` for ffmpeg, FiftyOne's
 default, unless a row says otherwise. datakit: the CLI in a fresh process (start-up, probing and the JSONL included),
-{cores} decoder threads (one per core, each its own container and a keyframe-aligned share of the frames), JPEGs
+{cores} decoder threads (one per core, each its own container and a keyframe-aligned share of the frames), H.264
+frames no kept frame needs not decoded (disposable ones) or sent as slice headers only (reference ones: at every 30,
+{dk30['decoded']} frames decoded, {dk30['cut']} of them cut, {dk30['not_decoded']} not sent), JPEGs
 encoded straight from the YUV planes (simplejpeg, limited range expanded by a LUT); floor: a bare PyAV loop (one
 container, FFmpeg's frame threads) decoding to the last kept frame, datakit's JPEG encoder + a plain write of the kept
 frames; FiftyOne:
