@@ -8,6 +8,7 @@ selection's frames, extracted with cuts, must equal a full decode of the same fr
 from __future__ import annotations
 
 import pathlib
+from collections.abc import Iterable
 
 import av
 import numpy as np
@@ -106,7 +107,8 @@ def test_a_cut_of_a_needed_picture_would_be_caught(clips: dict[str, pathlib.Path
     clip = clips["medium"]
     real = hr._plan
 
-    def greedy(extradata: bytes, size: int, packets: list[tuple[int, bytes]], wanted: set[int]) -> dict:
+    def greedy(extradata: bytes, size: int, packets: Iterable[tuple[int, bytes]], wanted: set[int]) -> dict:
+        packets = list(packets)
         real(extradata, size, packets, wanted)  # parses as usual
         sps = dict(parse_sps(n) for n in avcc_parameter_sets(extradata) if n[0] & 0x1F == 7)
         pps = dict(parse_pps(n) for n in avcc_parameter_sets(extradata) if n[0] & 0x1F == 8)

@@ -125,6 +125,8 @@ def reference_cuts(path: str, ix: VideoIndex, wanted: np.ndarray) -> dict[int, t
     One pass over the packets (no decoding) up to the last wanted one; ``None`` when the stream is
     not length-prefixed H.264 or is outside the model.
     """
+    import av
+
     from datakit.video.h264 import nal_length_size
     from datakit.video.h264refs import plan_cuts
 
@@ -137,19 +139,28 @@ def reference_cuts(path: str, ix: VideoIndex, wanted: np.ndarray) -> dict[int, t
         size = nal_length_size(extradata)
         if size is None or extradata is None:
             return None
-        packets: list[tuple[int, bytes]] = []
-        left = set(wanted_pts)
         try:
-            for packet in container.demux(stream):
-                if not packet.size or packet.pts is None:
-                    continue
-                packets.append((int(packet.pts), bytes(packet)))
-                left.discard(int(packet.pts))
-                if not left:
-                    break
-        except Exception:  # a truncated file: the decoders report it; plan nothing
+            return plan_cuts(bytes(extradata), size, _headers(container, stream, size, wanted_pts), wanted_pts)
+        except av.error.FFmpegError:  # a truncated file: the decoders report it; plan nothing
             return None
-    return plan_cuts(bytes(extradata), size, packets, wanted_pts)
+
+
+def _headers(container: Any, stream: Any, size: int, wanted_pts: set[int]) -> Iterator[tuple[int, bytes]]:
+    """``(pts, packet)`` up to the last wanted packet, each slice NAL cut to what its header can need.
+
+    Only headers are read, so memory stays small on long videos: a 4K packet of 100 KB becomes
+    a few hundred bytes.
+    """
+    from datakit.video.h264refs import header_view
+
+    left = set(wanted_pts)
+    for packet in container.demux(stream):
+        if not packet.size or packet.pts is None:
+            continue
+        yield int(packet.pts), header_view(memoryview(packet), size)
+        left.discard(int(packet.pts))
+        if not left:
+            return
 
 
 def disposable_skipper(

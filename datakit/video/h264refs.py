@@ -25,9 +25,11 @@ from dataclasses import dataclass, field
 
 _P, _B, _I, _SP, _SI = 0, 1, 2, 3, 4
 _HIGH_PROFILES = {100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135}
+HEAD_BYTES = 512
+"""Bytes of a slice NAL kept for its header by :func:`header_view` (a header runs to some tens of
+bytes; explicit weight tables for many references make it longer: past this, no cuts)."""
 _HEAD = 160
-"""Bytes of a slice NAL read for its header (headers with long weight tables are longer: such a
-slice is then read whole)."""
+"""Bytes of a slice NAL parsed first (the whole NAL only if the header runs past them)."""
 
 
 class Unsupported(Exception):
@@ -295,6 +297,26 @@ def avcc_nals(data: bytes | memoryview, length_size: int) -> list[bytes]:
         out.append(bytes(view[pos : pos + n]))
         pos += n
     return out if pos == len(view) else []
+
+
+def header_view(data: bytes | memoryview, length_size: int) -> bytes:
+    """The packet re-packed with only what :func:`plan_cuts` reads.
+
+    Slice NALs are cut to their first :data:`HEAD_BYTES`, parameter sets kept whole, other NAL
+    units kept as their header byte.
+
+    Examples:
+        >>> sei = bytes([0x06]) + bytes(500)
+        >>> len(header_view(len(sei).to_bytes(4, "big") + sei, 4))
+        5
+
+    """
+    out = bytearray()
+    for nal in avcc_nals(data, length_size):
+        t = nal[0] & 0x1F
+        part = nal[:HEAD_BYTES] if t in (1, 5) else nal if t in (7, 8) else nal[:1]
+        out += len(part).to_bytes(length_size, "big") + part
+    return bytes(out)
 
 
 def avcc_parameter_sets(extradata: bytes) -> list[bytes]:
