@@ -19,7 +19,7 @@ from datakit.video import Selection, extract_frames, probe
 from datakit.video.decode import reference_cuts
 from datakit.video.encode import encode_frame
 from datakit.video.h264 import nal_length_size
-from datakit.video.h264refs import avcc_parameter_sets, parse_pps, parse_sps, plan_cuts
+from datakit.video.h264refs import avcc_parameter_sets, header_view, parse_pps, parse_sps, plan_cuts
 
 N = 120
 CONFIGS = {
@@ -165,3 +165,26 @@ def test_bundled_real_videos_stay_exact(tmp_path: pathlib.Path) -> None:
             for s in datakit.load(out):
                 assert (out / s.image).read_bytes() == reference[s.metadata["frame_index"]], (video, every, s.image)
     assert cut > 0
+
+
+def test_malformed_headers_plan_nothing_and_never_raise(clips: dict[str, pathlib.Path]) -> None:
+    """Hostile bytes (flipped, truncated, zero-length NALs) give a plan or ``None``, never an exception."""
+    with av.open(str(clips["superfast"])) as c:
+        s = c.streams.video[0]
+        extradata = bytes(s.codec_context.extradata)
+        packets = [(int(p.pts), header_view(bytes(p), 4)) for p in c.demux(s) if p.size]
+    assert plan_cuts(extradata, 4, packets[:40], {packets[0][0]}) is not None
+    rng = np.random.default_rng(0)
+    outcomes = set()
+    for trial in range(200):
+        ed = bytearray(extradata)
+        pk = [(t, bytearray(d)) for t, d in packets[:40]]
+        target = ed if trial % 3 == 0 else pk[int(rng.integers(len(pk)))][1]
+        for _ in range(int(rng.integers(1, 6))):
+            target[int(rng.integers(len(target)))] = int(rng.integers(256))
+        if trial % 7 == 0:
+            del target[int(rng.integers(1, len(target))) :]
+        plan = plan_cuts(bytes(ed), 4, [(t, bytes(d)) for t, d in pk], {packets[0][0]})
+        assert plan is None or isinstance(plan, dict)
+        outcomes.add(plan is None)
+    assert outcomes == {True, False}  # some mutations still parse, others are refused

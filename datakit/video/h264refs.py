@@ -365,7 +365,7 @@ def plan_cuts(
     """
     try:
         return _plan(extradata, length_size, packets, wanted)
-    except Unsupported:
+    except (Unsupported, IndexError, ValueError):  # IndexError, ValueError: malformed parameter sets or slices
         return None
 
 
