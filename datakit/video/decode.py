@@ -2,8 +2,9 @@
 
 :func:`frames_from` yields ``(frame index, frame)`` after a seek to keyframe ``k``, the index read
 from each frame's timestamp (:meth:`~datakit.video.index.VideoIndex.index_of_pts`), so indices stay
-exact after seeks and on variable-frame-rate files. :func:`disposable_skipper` lets H.264 packets
-that no other frame refers to bypass the decoder unless wanted (:mod:`datakit.video.h264`).
+exact after seeks and on variable-frame-rate files. :func:`packet_filter` lets H.264 packets
+that no other frame refers to bypass the decoder unless wanted (:mod:`datakit.video.h264`), and
+sends reference pictures no wanted frame needs as slice headers only (:mod:`datakit.video.h264refs`).
 ``result`` is any object with integer ``seeks``, ``decoded``, ``not_decoded`` and ``cut``
 attributes (counters).
 
@@ -39,15 +40,15 @@ from datakit.video.index import VideoIndex
 from datakit.video.plan import seek_runs
 
 
-def decoded(container: Any, stream: Any, skip: Callable[[Any], Any] | None) -> Iterator[Any]:
-    """Frames of ``stream`` from the current position, each packet through ``skip`` first.
+def decoded(container: Any, stream: Any, send: Callable[[Any], Any] | None) -> Iterator[Any]:
+    """Frames of ``stream`` from the current position, each packet through ``send`` first.
 
-    ``skip(packet)`` returns the packet to decode (``packet`` itself, or a replacement) or
-    ``None`` to leave it out.
+    ``send(packet)`` (:func:`packet_filter`) returns the packet to decode (``packet`` itself, or a
+    replacement) or ``None`` to leave it out.
     """
     for packet in container.demux(stream):
-        if skip is not None and packet.size:
-            sent = skip(packet)
+        if send is not None and packet.size:
+            sent = send(packet)
             if sent is None:
                 continue
             if sent is not packet:
@@ -57,7 +58,7 @@ def decoded(container: Any, stream: Any, skip: Callable[[Any], Any] | None) -> I
 
 
 def frames_from(
-    container: Any, stream: Any, ix: VideoIndex, k: int, first: int, result: Any, skip: Any
+    container: Any, stream: Any, ix: VideoIndex, k: int, first: int, result: Any, send: Any
 ) -> Iterator[tuple[int, Any]]:
     """``(index, frame)`` from keyframe ``k`` on (after the caller's seek); frames before ``k`` are dropped.
 
@@ -69,14 +70,14 @@ def frames_from(
             yield count, frame
         return
     started = False
-    for frame in decoded(container, stream, skip):
+    for frame in decoded(container, stream, send):
         i = ix.index_of_pts(frame.pts)
         if i is None or i < k:
             continue  # a leading frame of an open GOP, before the keyframe sought
         if not started and i > first and k > 0:
             container.seek(int(ix.pts[0]), stream=stream, backward=True, any_frame=False)
             result.seeks += 1
-            yield from frames_from(container, stream, ix, 0, first, result, skip)
+            yield from frames_from(container, stream, ix, 0, first, result, send)
             return
         started = True
         yield i, frame
@@ -93,7 +94,7 @@ def open_video(path: str) -> Any:
 
 
 def decode_runs(
-    container: Any, stream: Any, ix: VideoIndex, frames: np.ndarray, result: Any, skip: Any, *, seek_first: bool
+    container: Any, stream: Any, ix: VideoIndex, frames: np.ndarray, result: Any, send: Any, *, seek_first: bool
 ) -> Iterator[tuple[int, Any]]:
     """``(index, frame)`` of every frame decoded on the way to ``frames``, one forward pass per seek run.
 
@@ -110,7 +111,7 @@ def decode_runs(
             result.seeks += 1
         last = int(run[-1])
         try:
-            for i, frame in frames_from(container, stream, ix, k, int(run[0]), result, skip):
+            for i, frame in frames_from(container, stream, ix, k, int(run[0]), result, send):
                 result.decoded += 1
                 yield i, frame
                 if i >= last:
@@ -163,7 +164,7 @@ def _headers(container: Any, stream: Any, size: int, wanted_pts: set[int]) -> It
             return
 
 
-def disposable_skipper(
+def packet_filter(
     stream: Any, ix: VideoIndex, wanted: np.ndarray, result: Any, cuts: dict[int, tuple[int, ...]] | None = None
 ) -> Callable[[Any], Any] | None:
     """The packet filter for :func:`decoded`: what goes to the decoder, and how.
@@ -186,7 +187,7 @@ def disposable_skipper(
     if cuts:
         stream.codec_context.options = {**stream.codec_context.options, "ec": "0"}
 
-    def skip(packet: Any) -> Any:
+    def send(packet: Any) -> Any:
         if packet.pts is None or packet.pts in wanted_pts or packet.is_keyframe:
             return packet
         if is_disposable(memoryview(packet), size):
@@ -202,4 +203,4 @@ def disposable_skipper(
                 return sent
         return packet
 
-    return skip
+    return send

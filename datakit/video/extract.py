@@ -50,7 +50,7 @@ import orjson
 
 from datakit.atomic import atomic_write_bytes
 from datakit.errors import FormatError, Skip
-from datakit.video.decode import decode_runs, disposable_skipper, open_video, reference_cuts
+from datakit.video.decode import decode_runs, open_video, packet_filter, reference_cuts
 from datakit.video.encode import encode_frame
 from datakit.video.index import VideoIndex
 from datakit.video.plan import FramePlan, Selection, auto_decoders, is_sparse, split_runs
@@ -372,8 +372,8 @@ def _decode(
     with ThreadPoolExecutor(max(1, task.writers)) as pool, open_video(task.video) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        skip = disposable_skipper(stream, ix, todo, result, cuts)
-        for i, frame in decode_runs(container, stream, ix, todo, result, skip, seek_first=False):
+        send = packet_filter(stream, ix, todo, result, cuts)
+        for i, frame in decode_runs(container, stream, ix, todo, result, send, seek_first=False):
             thumb = None
             if similar is not None:
                 thumb = frame.reformat(width=32, height=32, format="rgb24", interpolation="AREA").to_ndarray()
@@ -427,12 +427,12 @@ def _decode_chunks(task: VideoTask, chunks: list[np.ndarray], take: Callable[[],
     with open_video(task.video) as container:
         stream = container.streams.video[0]
         stream.codec_context.thread_count = 1  # the parallelism is the threads; FFmpeg's frame threads cost more here
-        skip = disposable_skipper(stream, ix, np.concatenate(chunks), counts, cuts)
+        send = packet_filter(stream, ix, np.concatenate(chunks), counts, cuts)
         started = False
         while (j := take()) is not None:
             want = set(chunks[j].tolist())
             # frames not reached (corrupt or truncated data) are reported by the caller
-            for i, frame in decode_runs(container, stream, ix, chunks[j], counts, skip, seek_first=started):
+            for i, frame in decode_runs(container, stream, ix, chunks[j], counts, send, seek_first=started):
                 if stop.is_set():
                     return
                 if i in want:

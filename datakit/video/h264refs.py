@@ -26,10 +26,8 @@ from dataclasses import dataclass, field
 _P, _B, _I, _SP, _SI = 0, 1, 2, 3, 4
 _HIGH_PROFILES = {100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135}
 HEAD_BYTES = 512
-"""Bytes of a slice NAL kept for its header by :func:`header_view` (a header runs to some tens of
-bytes; explicit weight tables for many references make it longer: past this, no cuts)."""
-_HEAD = 160
-"""Bytes of a slice NAL parsed first (the whole NAL only if the header runs past them)."""
+"""Bytes of a slice NAL read for its header (a header runs to some tens of bytes; explicit weight
+tables for many references make it longer: past this, no cuts). :func:`header_view` keeps as much."""
 
 
 class Unsupported(Exception):
@@ -77,7 +75,6 @@ class _SPS:
     log2_max_poc_lsb: int
     max_num_ref_frames: int
     chroma_array_type: int
-    gaps_allowed: bool
 
 
 @dataclass
@@ -127,12 +124,12 @@ def parse_sps(nal: bytes) -> tuple[int, _SPS]:
     elif poc_type == 1:
         raise Unsupported("picture order count type 1")
     max_refs = b.ue()
-    gaps = bool(b.u(1))
+    b.u(1)  # gaps_in_frame_num_value_allowed_flag: a gap is refused either way
     b.ue()  # width in MBs
     b.ue()  # height in map units
     if not b.u(1):  # frame_mbs_only_flag
         raise Unsupported("field or MBAFF coding")
-    return sps_id, _SPS(log2_max_frame_num, poc_type, log2_max_poc_lsb, max_refs, chroma_format, gaps)
+    return sps_id, _SPS(log2_max_frame_num, poc_type, log2_max_poc_lsb, max_refs, chroma_format)
 
 
 def parse_pps(nal: bytes) -> tuple[int, _PPS]:
@@ -199,16 +196,7 @@ def _skip_weights(b: _Bits, n: int, chroma: bool) -> None:
 
 def parse_slice(nal: bytes, sps_map: dict[int, _SPS], pps_map: dict[int, _PPS]) -> _Slice:
     """The header of a coded slice NAL (types 1 and 5; clause 7.3.3), to the start of its data."""
-    if len(nal) > _HEAD:
-        try:
-            return _parse_slice(nal[:_HEAD], sps_map, pps_map)
-        except Unsupported as e:
-            if "past the data" not in str(e):
-                raise
-    return _parse_slice(nal, sps_map, pps_map)
-
-
-def _parse_slice(nal: bytes, sps_map: dict[int, _SPS], pps_map: dict[int, _PPS]) -> _Slice:
+    nal = nal[:HEAD_BYTES]
     nal_type, ref_idc = nal[0] & 0x1F, (nal[0] >> 5) & 3
     b = _Bits(_rbsp(nal))
     b.ue()  # first_mb_in_slice
@@ -417,15 +405,14 @@ def _plan(
             (prev_ref_frame_num + 1) % max_fn,
         ):
             raise Unsupported("gap in frame_num")
-        poc = _poc(s, prev_msb, prev_lsb)
+        msb, poc = _poc(s, prev_msb, prev_lsb)
         cur = _Ref(pts, s.frame_num, poc)
         needs: set[int] = set()
         for sl in slices:
             needs |= _slice_refs(sl, dpb, cur, max_fn)
         refs_of.append((pts, needs, tuple(sl.header_bytes for sl in slices) if s.ref_idc and not s.idr else None))
         if s.ref_idc:
-            if sps.poc_type == 0:
-                prev_msb, prev_lsb = poc - s.poc_lsb - min(0, s.delta_bottom), s.poc_lsb
+            prev_msb, prev_lsb = msb, s.poc_lsb
             _mark(s, dpb, cur, max_fn, sps.max_num_ref_frames)
             prev_ref_frame_num = s.frame_num
     needed = set(wanted)
@@ -435,9 +422,10 @@ def _plan(
     return {pts: heads for pts, _, heads in refs_of if heads is not None and pts not in needed}
 
 
-def _poc(s: _Slice, prev_msb: int, prev_lsb: int) -> int:
+def _poc(s: _Slice, prev_msb: int, prev_lsb: int) -> tuple[int, int]:
+    """``(PicOrderCntMsb, picture order count)`` of a frame (clause 8.2.1.1; type 2 needs none)."""
     if s.sps.poc_type == 2:
-        return 0  # output order is decode order: only P and I pictures
+        return 0, 0  # output order is decode order: only P and I pictures
     max_lsb = 1 << s.sps.log2_max_poc_lsb
     if s.poc_lsb < prev_lsb and prev_lsb - s.poc_lsb >= max_lsb // 2:
         msb = prev_msb + max_lsb
@@ -446,7 +434,7 @@ def _poc(s: _Slice, prev_msb: int, prev_lsb: int) -> int:
     else:
         msb = prev_msb
     top = msb + s.poc_lsb
-    return min(top, top + s.delta_bottom)
+    return msb, min(top, top + s.delta_bottom)
 
 
 def _wrap(r: _Ref, cur: _Ref, max_fn: int) -> int:

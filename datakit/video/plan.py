@@ -305,14 +305,14 @@ a second decoder takes a core from the JPEG encoders)."""
 
 
 def is_sparse(frames: np.ndarray) -> bool:
-    """Whether wanted ``frames`` (ascending) are at least :data:`DENSE_EVERY` apart on average (or just one).
+    """Whether wanted ``frames`` (ascending) are at least :data:`DENSE_EVERY` apart on average (or fewer than two).
 
     Examples:
         >>> is_sparse(np.arange(0, 300, 30)), is_sparse(np.arange(0, 300, 2)), is_sparse(np.array([7]))
         (True, False, True)
 
     """
-    return len(frames) == 1 or (len(frames) > 1 and int(frames[-1]) - int(frames[0]) >= DENSE_EVERY * (len(frames) - 1))
+    return len(frames) < 2 or int(frames[-1]) - int(frames[0]) >= DENSE_EVERY * (len(frames) - 1)
 
 
 def auto_decoders(frames: np.ndarray, cores: int = 0) -> int:
@@ -326,4 +326,4 @@ def auto_decoders(frames: np.ndarray, cores: int = 0) -> int:
         (1, 2)
 
     """
-    return decoder_threads(cores) if len(frames) < 2 or is_sparse(frames) else 1
+    return decoder_threads(cores) if is_sparse(frames) else 1
